@@ -1,0 +1,138 @@
+"""Structured configs and Hydra composition shared by the `capture` and `amptrain` CLIs.
+
+Configs live in `conf/` (groups mirror the code); a user's own folder of configs is added with
+`--config-dir DIR`. Every composed config is merged onto a dataclass schema, so a wrong key or type
+is reported as one line naming the key.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from .errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+@dataclass
+class KnobConfig:
+    param: Optional[str] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    default: Any = None
+    unit: Optional[str] = None
+    choices: Optional[List[str]] = None
+
+
+@dataclass
+class PluginConfig:
+    name: str = MISSING
+    kind: str = "builtin"               # builtin | external (VST3/AU via pedalboard) | python
+    path: Optional[str] = None          # plugin file; else $path_env; else default_paths[sys.platform]
+    path_env: Optional[str] = None
+    default_paths: Dict[str, str] = field(default_factory=dict)
+    plugin_name: Optional[str] = None   # for shell plugins holding several plugins
+    target: Optional[str] = None        # kind=python: "module:Class"
+    options: Dict[str, Any] = field(default_factory=dict)  # kind=python: passed to the class
+    sample_rate: int = 48000
+    knobs: Dict[str, KnobConfig] = field(default_factory=dict)
+    fixed: Dict[str, Any] = field(default_factory=dict)
+    reload_per_setting: str = "auto"    # auto (decided by the fresh-vs-reused check) | always | never
+    init_timeout_s: float = 10.0
+    preroll_s: float = 0.5
+    max_latency: int = 4096
+
+
+@dataclass
+class SweepConfig:
+    name: str = MISSING
+    design: str = "sobol"               # grid | random | sobol | lhs | oat | line
+    n_train: int = 16
+    n_heldout: int = 8
+    levels: int = 3
+    knob: Optional[str] = None          # design=line: the knob that moves
+    vary: Optional[List[str]] = None    # knobs the design moves (default: all not in `fixed`)
+    fixed: Dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    shard: Optional[str] = None         # "i/n": capture a deterministic share of the settings
+
+
+@dataclass
+class SignalConfig:
+    name: str = MISSING
+    kind: str = "builtin"               # builtin (generated) | file
+    path: Optional[str] = None
+    seed: int = 1234
+    duration_s: float = 30.0
+    peak: float = 0.8
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    min_duration_s: float = 5.0
+
+
+@dataclass
+class CaptureConfig:
+    plugin: PluginConfig = field(default_factory=PluginConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    signal: SignalConfig = field(default_factory=SignalConfig)
+    out: str = MISSING
+    workers: int = 1
+    overwrite: bool = False
+    progress: bool = True
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+def compose(config_name: str, overrides: list[str], config_dir: str | None = None) -> DictConfig:
+    """Compose `conf/<config_name>.yaml` with Hydra overrides; errors become one-line ConfigErrors."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = list(overrides)
+    if config_dir:
+        d = Path(config_dir).expanduser().resolve()
+        if not d.is_dir():
+            raise ConfigError(f"--config-dir: {config_dir} is not a directory")
+        overrides.append(f"hydra.searchpath=[file://{d}]")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException, ValueError) as e:
+        msg = _one_line(e).split(" Config search path:")[0].replace(" Available options", "; available options")
+        raise ConfigError(f"config: {msg}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def validate(cfg: DictConfig, schema: type) -> DictConfig:
+    """Merge onto the dataclass schema (unknown keys and wrong types -> one line naming the key)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        OmegaConf.resolve(merged)
+        missing = sorted(OmegaConf.missing_keys(merged))
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        msg = _one_line(e).split(" full_key:")[0]
+        raise ConfigError(f"config key '{key}': {msg}" if key else f"config: {msg}") from None
+    if missing:
+        raise ConfigError(f"config key '{missing[0]}': no value given (set {missing[0]}=...)")
+    return merged
+
+
+def to_dict(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def env_default(name: str, default: str) -> str:
+    return os.environ.get(name, default)

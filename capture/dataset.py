@@ -1,0 +1,294 @@
+"""Dataset I/O: the public on-disk format (manifest.json + float WAVs), atomic writes, verify, merge.
+
+Layout of a dataset directory (format version 1, documented in README.md):
+    manifest.json          everything about the capture (see `new_manifest`)
+    input.wav              the DI signal, float32 mono
+    settings/<id>.wav      the amp's output for one knob setting, float32 mono, aligned with input.wav
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DatasetError
+
+FORMAT = "ampcap-dataset"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+INPUT = "input.wav"
+SPLITS = ("train", "val", "test")
+
+
+def sha256_bytes(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, fsync, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(audio, dtype=np.float32), int(sample_rate), format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> str:
+    """Atomically write float32 mono WAV; returns its sha256."""
+    data = wav_bytes(audio, sample_rate)
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    return audio, sr
+
+
+def write_manifest(root: Path, manifest: dict) -> None:
+    atomic_write_bytes(Path(root) / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode())
+
+
+def read_manifest(root: Path) -> dict:
+    p = Path(root) / MANIFEST
+    if not Path(root).is_dir():
+        raise DatasetError(f"{root}: no such dataset directory")
+    if not p.exists():
+        raise DatasetError(f"{root}: no {MANIFEST} (not a dataset, or its capture never started)")
+    try:
+        m = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise DatasetError(f"{p}: not an {FORMAT} manifest")
+    if m.get("format_version") != FORMAT_VERSION:
+        raise DatasetError(f"{p}: format_version {m.get('format_version')} is not supported (this ampcap reads {FORMAT_VERSION})")
+    return m
+
+
+def signal_stats(audio: np.ndarray) -> dict:
+    return {"peak": float(np.max(np.abs(audio))) if audio.size else 0.0,
+            "rms": float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0}
+
+
+# --- schema check: plain code, so the format needs no extra library to read ---------------------
+
+_TOP = {"format": str, "format_version": int, "sample_rate": int, "plugin": dict, "knobs": list,
+        "fixed_parameters": dict, "signal": dict, "sweep": dict, "settings": list, "config": dict,
+        "config_sha256": str, "complete": bool, "checks": dict}
+_SETTING = {"index": int, "id": str, "split": str, "knobs": dict, "knobs_normalized": dict, "status": str}
+_DONE = {"file": str, "sha256": str, "peak": float, "rms": float, "latency": int, "warnings": list}
+
+
+def _typed(d: dict, spec: dict, where: str) -> list[str]:
+    errs = []
+    for k, t in spec.items():
+        if k not in d:
+            errs.append(f"{where}: missing key '{k}'")
+        elif not isinstance(d[k], t) or (t is int and isinstance(d[k], bool)):
+            if t is float and isinstance(d[k], int):
+                continue
+            errs.append(f"{where}.{k}: expected {t.__name__}, got {type(d[k]).__name__}")
+    return errs
+
+
+def schema_errors(m: dict) -> list[str]:
+    errs = _typed(m, _TOP, "manifest")
+    if errs:
+        return errs
+    sig = m["signal"]
+    errs += _typed(sig, {"file": str, "sha256": str, "num_samples": int, "regions": dict}, "manifest.signal")
+    knob_names = []
+    for i, k in enumerate(m["knobs"]):
+        if not isinstance(k, dict) or "name" not in k or k.get("kind") not in ("continuous", "discrete"):
+            errs.append(f"manifest.knobs[{i}]: needs name and kind continuous|discrete")
+            continue
+        knob_names.append(k["name"])
+    for s in m["settings"]:
+        where = f"setting {s.get('id', '?')}" if isinstance(s, dict) else "manifest.settings"
+        if not isinstance(s, dict):
+            errs.append(f"{where}: not an object")
+            continue
+        e = _typed(s, _SETTING, where)
+        if not e and s["split"] not in SPLITS:
+            e.append(f"{where}.split: '{s['split']}' is not one of {SPLITS}")
+        if not e and sorted(s["knobs"]) != sorted(knob_names):
+            e.append(f"{where}.knobs: names {sorted(s['knobs'])} differ from the manifest's knobs {sorted(knob_names)}")
+        if not e and s["status"] == "done":
+            e += _typed(s, _DONE, where)
+        errs += e
+    return errs
+
+
+def verify(root: Path, check_audio: bool = True) -> list[str]:
+    """Every problem with a dataset directory, one line each (empty list: the dataset is sound)."""
+    root = Path(root)
+    try:
+        m = read_manifest(root)
+    except DatasetError as e:
+        return [str(e)]
+    errs = schema_errors(m)
+    if errs:
+        return errs
+    sr, n = m["sample_rate"], m["signal"]["num_samples"]
+    if not m["complete"]:
+        errs.append("manifest: capture is not complete (rerun the same capture command to resume)")
+    knob_specs = {k["name"]: k for k in m["knobs"]}
+
+    def check_file(rel: str, sha: str, where: str) -> None:
+        p = root / rel
+        if not p.exists():
+            errs.append(f"{where}: file {rel} is missing")
+            return
+        actual = sha256_of(p)
+        if actual != sha:
+            errs.append(f"{where}: {rel} checksum mismatch (file changed or corrupted)")
+            return
+        if check_audio:
+            try:
+                import soundfile as sf
+
+                info = sf.info(str(p))
+            except Exception as e:
+                errs.append(f"{where}: {rel} is not readable audio ({' '.join(str(e).split())[:80]})")
+                return
+            if info.samplerate != sr:
+                errs.append(f"{where}: {rel} has sample rate {info.samplerate}, manifest says {sr}")
+            if info.channels != 1:
+                errs.append(f"{where}: {rel} has {info.channels} channels, expected mono")
+            if info.frames != n:
+                errs.append(f"{where}: {rel} has {info.frames} samples, expected {n}")
+
+    check_file(m["signal"]["file"], m["signal"]["sha256"], "input")
+    regions = m["signal"]["regions"]
+    for r in SPLITS:
+        a, b = regions.get(r, [0, 0])
+        if not (0 <= a <= b <= n):
+            errs.append(f"signal.regions.{r}: [{a}, {b}) is outside 0..{n}")
+    seen_ids, train_keys = set(), set()
+    for s in m["settings"]:
+        where = f"setting {s['id']}"
+        if s["id"] in seen_ids:
+            errs.append(f"{where}: duplicated id")
+        seen_ids.add(s["id"])
+        for name, v in s["knobs"].items():
+            k = knob_specs[name]
+            if k["kind"] == "discrete":
+                if v not in k["choices"]:
+                    errs.append(f"{where}: knob {name}={v!r} is not one of {k['choices']}")
+            elif not (isinstance(v, (int, float)) and k["min"] <= v <= k["max"]):
+                errs.append(f"{where}: knob {name}={v!r} is outside {k['min']}..{k['max']}")
+        key = tuple(sorted(s["knobs"].items(), key=lambda kv: kv[0]))
+        if s["split"] == "train":
+            train_keys.add(key)
+        if s["status"] != "done":
+            errs.append(f"{where}: not captured (status {s['status']})")
+            continue
+        check_file(s["file"], s["sha256"], where)
+    for s in m["settings"]:
+        if s["split"] != "train" and tuple(sorted(s["knobs"].items(), key=lambda kv: kv[0])) in train_keys:
+            errs.append(f"setting {s['id']}: held-out ({s['split']}) setting is also a training setting")
+    if not any(s["split"] == "train" for s in m["settings"]):
+        errs.append("manifest: no training settings")
+    return errs
+
+
+def merge(shard_dirs: list[Path], out: Path) -> dict:
+    """Join shard datasets (from `sweep.shard=i/n`) into one dataset identical to a one-machine capture."""
+    manifests = []
+    for d in shard_dirs:
+        problems = verify(d)
+        if problems:
+            raise DatasetError(f"shard {d}: {problems[0]}")
+        manifests.append((Path(d), read_manifest(d)))
+    if not manifests:
+        raise DatasetError("merge: no shard directories given or found")
+    first = manifests[0][1]
+    sizes = {m["sweep"].get("design_size") for _, m in manifests}
+    for d, m in manifests[1:]:
+        for key in ("config_sha256", "sample_rate"):
+            if m[key] != first[key]:
+                raise DatasetError(f"shard {d}: {key} differs from {manifests[0][0]} (shards of different captures)")
+        if m["signal"]["sha256"] != first["signal"]["sha256"]:
+            raise DatasetError(f"shard {d}: input signal differs from {manifests[0][0]}")
+    by_index: dict[int, tuple[Path, dict]] = {}
+    for d, m in manifests:
+        for s in m["settings"]:
+            if s["index"] in by_index:
+                raise DatasetError(f"shard {d}: setting {s['id']} also in {by_index[s['index']][0]}")
+            by_index[s["index"]] = (d, s)
+    total = sizes.pop() if len(sizes) == 1 else None
+    if total is None or sorted(by_index) != list(range(total)):
+        missing = sorted(set(range(total or 0)) - set(by_index))
+        raise DatasetError(f"merge: shards do not cover the design (missing settings {missing[:8]})")
+    out = Path(out)
+    (out / "settings").mkdir(parents=True, exist_ok=True)
+    src0 = manifests[0][0]
+    _link_or_copy(src0 / first["signal"]["file"], out / first["signal"]["file"])
+    settings = []
+    for i in range(total):
+        d, s = by_index[i]
+        _link_or_copy(d / s["file"], out / s["file"])
+        settings.append(s)
+    merged = {**first, "settings": settings, "complete": True}
+    merged["sweep"] = {**first["sweep"], "shard": None}
+    merged["checks"] = {**first["checks"], "shards": [str(d) for d, _ in manifests]}
+    write_manifest(out, merged)
+    return merged
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists() and sha256_of(dst) == sha256_of(src):
+        return
+    tmp = dst.with_name(f".{dst.name}.merge.tmp")
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def load_setting(root: Path, setting: dict) -> np.ndarray:
+    audio, _ = read_wav(Path(root) / setting["file"])
+    return audio
+
+
+def dataset_summary(m: dict) -> dict[str, Any]:
+    counts = {sp: sum(1 for s in m["settings"] if s["split"] == sp) for sp in SPLITS}
+    return {"settings": len(m["settings"]), **counts, "seconds_per_setting": m["signal"]["num_samples"] / m["sample_rate"]}

@@ -1,0 +1,321 @@
+"""The capture run: plan the sweep, check the plugin, render every setting (resumably, in parallel)
+and write the dataset. Side effects live here and in the CLI; DSP and design are pure functions."""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import shutil
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+import numpy as np
+
+from . import dataset as ds
+from .config import CaptureConfig, to_dict, validate
+from .errors import CaptureFailed, ConfigError, DatasetError, PluginError
+from .host import Amp, make_amp, render_setting
+from .signals import Signal, builtin_signal, file_signal
+from .sweep import parse_shard, plan
+
+# Keys that do not change what is captured (so they may differ on resume and between shards).
+VOLATILE = {"out", "workers", "overwrite", "progress"}
+SILENCE_RMS = 1e-6          # below this (-120 dBFS) the output counts as silent
+EQUAL_ESR = 1e-9            # two renders count as identical below this relative error
+
+
+def make_signal(sig: dict, sr: int) -> Signal:
+    if sig["kind"] == "builtin":
+        return builtin_signal(sr, sig["duration_s"], sig["seed"], sig["val_fraction"], sig["test_fraction"], sig["peak"])
+    if sig["kind"] == "file":
+        if not sig.get("path"):
+            raise ConfigError("signal.path: give the DI file, e.g. signal.path=/path/to/di.wav")
+        return file_signal(sig["path"], sr, sig["val_fraction"], sig["test_fraction"], sig["min_duration_s"])
+    raise ConfigError(f"signal.kind: '{sig['kind']}' is not one of builtin, file")
+
+
+def capture_config(cfg: dict, amp: Amp) -> dict:
+    """What defines the dataset's content (hashed to detect changed reruns): the config without
+    run-only keys, plus the amp's code or file hash (a changed plugin is a different capture)."""
+    c = {k: v for k, v in cfg.items() if k not in VOLATILE}
+    c["sweep"] = {**c["sweep"], "shard": None}
+    ident = amp.identity()
+    c["amp_hash"] = ident.get("file_sha256") or ident.get("source_sha256")
+    return c
+
+
+def config_sha(c: dict) -> str:
+    return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    den = float(np.sum(np.square(a, dtype=np.float64))) + 1e-30
+    return float(np.sum(np.square(a.astype(np.float64) - b)) / den)
+
+
+# --- per-setting work (runs in the main process or in a worker) ----------------------------------
+
+def _readback_ok(amp: Amp, wanted: dict, got: dict) -> str | None:
+    for k in amp.knobs:
+        w, g = wanted[k.name], got.get(k.name)
+        if k.discrete:
+            if str(w) != str(g):
+                return f"{k.name}: set {w!r}, plugin reports {g!r}"
+        elif g is None or abs(float(g) - float(w)) > 2e-3 * (k.max - k.min) + 1e-6:
+            return f"{k.name}: set {w:g}, plugin reports {g}"
+    return None
+
+
+def capture_one(amp: Amp, setting: dict, di: np.ndarray, root: Path, pcfg: dict, reload_each: bool,
+                region: tuple[int, int]) -> dict:
+    """Render one setting, check it, write its WAV atomically; returns its manifest entry fields."""
+    warnings = []
+    if reload_each:
+        amp = make_amp(pcfg)
+    r = render_setting(amp, setting["knobs"], di, pcfg["preroll_s"], pcfg["max_latency"])
+    bad = _readback_ok(amp, setting["knobs"], r.readback)
+    if bad:  # plugin did not keep what it was told: retry once on a fresh instance
+        amp = make_amp(pcfg)
+        r = render_setting(amp, setting["knobs"], di, pcfg["preroll_s"], pcfg["max_latency"])
+        again = _readback_ok(amp, setting["knobs"], r.readback)
+        if again:
+            raise CaptureFailed(f"setting {setting['id']}: plugin does not keep its parameters ({again})")
+        warnings.append(f"readback failed on the reused instance ({bad}); rendered on a fresh instance")
+    y = r.audio
+    if not np.all(np.isfinite(y)):
+        raise CaptureFailed(f"setting {setting['id']} {setting['knobs']}: plugin output contains NaN/Inf")
+    stats = ds.signal_stats(y)
+    a, b = region
+    if stats["rms"] < SILENCE_RMS or float(np.sqrt(np.mean(np.square(y[a:b], dtype=np.float64)))) < SILENCE_RMS:
+        raise CaptureFailed(f"setting {setting['id']} {setting['knobs']}: plugin output is silent "
+                            "(unauthorised/demo plugin, bypassed, or master at zero?)")
+    if stats["peak"] >= 1.0:
+        warnings.append(f"clipping: output peak {stats['peak']:.3f} >= 1.0")
+    rel = f"settings/{setting['id']}.wav"
+    sha = ds.write_wav(root / rel, y, amp.sample_rate)
+    return {"file": rel, "sha256": sha, "peak": stats["peak"], "rms": stats["rms"], "latency": int(r.latency),
+            "warnings": warnings, "status": "done"}
+
+
+_W: dict = {}
+
+
+def _worker_init(pcfg: dict, di: np.ndarray, root: str, reload_each: bool, region) -> None:
+    _W.update(amp=make_amp(pcfg), pcfg=pcfg, di=di, root=Path(root), reload=reload_each, region=region)
+
+
+def _worker_capture(setting: dict) -> tuple[int, dict]:
+    return setting["index"], capture_one(_W["amp"], setting, _W["di"], _W["root"], _W["pcfg"], _W["reload"], _W["region"])
+
+
+# --- plugin checks ---------------------------------------------------------------------------------
+
+def plugin_checks(amp: Amp, pcfg: dict, check: dict, other: dict, di: np.ndarray) -> tuple[dict, bool]:
+    """Render a check setting on the reused instance (after another setting), again, and on a fresh
+    instance. Returns the recorded checks and whether every setting needs a fresh instance."""
+    pre, ml = pcfg["preroll_s"], pcfg["max_latency"]
+    probe = di[: min(len(di), 5 * amp.sample_rate)]
+    render_setting(amp, other["knobs"], probe, pre, ml)
+    reused = render_setting(amp, check["knobs"], probe, pre, ml)
+    again = render_setting(amp, check["knobs"], probe, pre, ml)
+    fresh_amp = make_amp(pcfg)
+    fresh = render_setting(fresh_amp, check["knobs"], probe, pre, ml)
+    fresh_amp.close()
+    det = relative_error(reused.audio, again.audio)
+    diff = relative_error(fresh.audio, reused.audio)
+    mode = pcfg["reload_per_setting"]
+    if mode not in ("auto", "always", "never"):
+        raise ConfigError(f"plugin.reload_per_setting: '{mode}' is not one of auto, always, never")
+    reload_each = mode == "always" or (mode == "auto" and diff > EQUAL_ESR)
+    warnings = []
+    if det > EQUAL_ESR:
+        warnings.append(f"non-deterministic: the same setting rendered twice differs (relative error {det:.2e})")
+    if diff > EQUAL_ESR:
+        warnings.append(f"fresh and reused instances differ (relative error {diff:.2e})"
+                        + ("; reloading the plugin for every setting" if reload_each else ""))
+    return {"check_setting": check["id"], "deterministic": det <= EQUAL_ESR, "repeat_relative_error": det,
+            "fresh_equals_reused": diff <= EQUAL_ESR, "fresh_vs_reused_relative_error": diff,
+            "reload_per_setting": reload_each, "latency_probe": int(reused.latency), "warnings": warnings}, reload_each
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+def prepare(cfg_in) -> tuple[dict, Amp, list[dict], Signal]:
+    """Validate everything that can be wrong before a single file is written."""
+    cfg = to_dict(validate(cfg_in, CaptureConfig))
+    if cfg["workers"] < 1:
+        raise ConfigError(f"workers: {cfg['workers']} must be at least 1")
+    amp = make_amp(cfg["plugin"])
+    cfg["plugin"]["sample_rate"] = amp.sample_rate
+    settings = plan(amp.knobs, cfg["sweep"])
+    if not settings:
+        raise ConfigError("sweep: the design has no settings")
+    signal = make_signal(cfg["signal"], amp.sample_rate)
+    return cfg, amp, settings, signal
+
+
+def dataset_dir(cfg: dict) -> Path:
+    shard = parse_shard(cfg["sweep"].get("shard"))
+    root = Path(cfg["out"])
+    return root / "shards" / f"{shard[0]}-of-{shard[1]}" if shard else root
+
+
+def open_dataset(root: Path, key_cfg: dict, overwrite: bool) -> dict | None:
+    """Existing manifest of the same capture (resume), None for a fresh start; refuse other captures."""
+    if not root.exists() or not any(root.iterdir()):
+        return None
+    try:
+        old = ds.read_manifest(root)
+    except DatasetError:
+        old = None
+    if old is not None and old.get("config_sha256") == config_sha(key_cfg):
+        return old
+    if not overwrite:
+        if old is None:
+            raise DatasetError(f"out={root}: directory exists and is not a dataset of this capture; pick another out=... or pass overwrite=true")
+        a, b = _flat(old.get("config")), _flat(key_cfg)
+        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        raise DatasetError(f"out={root}: holds a capture with a different config (changed: {', '.join(changed[:4]) or 'plugin or signal'}); "
+                           "pass overwrite=true to replace it or choose out=...")
+    for name in (ds.MANIFEST, ds.INPUT):
+        (root / name).unlink(missing_ok=True)
+    shutil.rmtree(root / "settings", ignore_errors=True)
+    shutil.rmtree(root / "shards", ignore_errors=True)
+    return None
+
+
+def new_manifest(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], signal: Signal, input_sha: str,
+                 design_size: int) -> dict:
+    return {
+        "format": ds.FORMAT, "format_version": ds.FORMAT_VERSION,
+        "sample_rate": amp.sample_rate,
+        "plugin": amp.identity(),
+        "knobs": [k.to_json() for k in amp.knobs],
+        "fixed_parameters": dict(cfg["plugin"].get("fixed") or {}),
+        "signal": {**signal.description, "file": ds.INPUT, "sha256": input_sha, "num_samples": int(len(signal.audio)),
+                   "audio_sha256": signal.sha256, "regions": signal.regions, "sections": signal.sections},
+        "sweep": {**cfg["sweep"], "design_size": design_size},
+        "settings": [{**s, "knobs_normalized": amp.knobs.normalise(s["knobs"]), "status": "pending"} for s in settings],
+        "config": key_cfg, "config_sha256": config_sha(key_cfg),
+        "complete": False, "checks": {}, "run": {},
+    }
+
+
+def run_sweep(cfg_in, log=print) -> Path:
+    cfg, amp, settings, signal = prepare(cfg_in)
+    key_cfg = capture_config(cfg, amp)
+    design_size = len(settings)
+    shard = parse_shard(cfg["sweep"].get("shard"))
+    if shard:
+        settings = [s for s in settings if s["index"] % shard[1] == shard[0]]
+    root = dataset_dir(cfg)
+    manifest = open_dataset(root, key_cfg, cfg["overwrite"])
+    sr = amp.sample_rate
+    if manifest is None:
+        root.mkdir(parents=True, exist_ok=True)
+        input_sha = ds.write_wav(root / ds.INPUT, signal.audio, sr)
+        manifest = new_manifest(cfg, key_cfg, amp, settings, signal, input_sha, design_size)
+        ds.write_manifest(root, manifest)
+    else:
+        log(f"resuming {root}: {sum(s['status'] == 'done' for s in manifest['settings'])} of {len(settings)} settings already captured")
+    entries = {s["index"]: s for s in manifest["settings"]}
+    pending = [s for s in manifest["settings"]
+               if not (s["status"] == "done" and (root / s["file"]).exists() and ds.sha256_of(root / s["file"]) == s["sha256"])]
+    pcfg = cfg["plugin"]
+    if not manifest["checks"]:
+        check = settings[0]
+        other = settings[-1] if len(settings) > 1 else settings[0]
+        manifest["checks"], _ = plugin_checks(amp, pcfg, entries[check["index"]], entries[other["index"]], signal.audio)
+        ds.write_manifest(root, manifest)
+    reload_each = manifest["checks"]["reload_per_setting"]
+    for w in manifest["checks"]["warnings"]:
+        log(f"warning: {w}")
+    region = tuple(signal.regions["train"])
+    seconds = len(signal.audio) / sr
+    t0 = time.perf_counter()
+    done_now = 0
+    last_write = time.monotonic()
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(pending), unit="setting", desc=f"capture {cfg['plugin']['name']}", disable=not cfg["progress"],
+               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+    def record(index: int, result: dict) -> None:
+        nonlocal last_write, done_now
+        entries[index].update(result)
+        done_now += 1
+        for w in result["warnings"]:
+            bar.write(f"warning: setting {entries[index]['id']}: {w}", file=sys.stderr)
+        if time.monotonic() - last_write > 1.0:
+            ds.write_manifest(root, manifest)
+            last_write = time.monotonic()
+
+    try:
+        if cfg["workers"] == 1 or len(pending) <= 1:
+            for s in pending:
+                record(s["index"], capture_one(amp, s, signal.audio, root, pcfg, reload_each, region))
+                bar.update(1)
+                bar.set_postfix_str(f"{done_now * seconds / (time.perf_counter() - t0):.0f}x real time")
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(cfg["workers"], mp_context=ctx, initializer=_worker_init,
+                                     initargs=(pcfg, signal.audio, str(root), reload_each, region)) as pool:
+                futures = {pool.submit(_worker_capture, s) for s in pending}
+                try:
+                    while futures:
+                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            record(*f.result())
+                            bar.update(1)
+                            bar.set_postfix_str(f"{done_now * seconds / (time.perf_counter() - t0):.0f}x real time")
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        bar.close()
+        ds.write_manifest(root, manifest)
+    elapsed = time.perf_counter() - t0
+    speed = done_now * seconds / elapsed if done_now and elapsed > 0 else None
+    manifest["complete"] = True
+    manifest["run"] = {"captured_this_run": done_now, "seconds": round(elapsed, 3),
+                       "x_realtime": round(speed, 1) if speed else None, "workers": cfg["workers"]}
+    ds.write_manifest(root, manifest)
+    warn = sum(len(s.get("warnings", [])) for s in manifest["settings"])
+    log(f"dataset: {root} ({len(manifest['settings'])} settings, {seconds:.1f} s each"
+        + (f", captured {done_now} at {speed:.0f}x real time" if speed else ", nothing left to capture")
+        + (f", {warn} warnings in the manifest" if warn else "") + ")")
+    return root
+
+
+def params_table(cfg_in) -> tuple[list[dict], str | None]:
+    """The plugin's parameters, plus the knob-map problem if the config's map does not fit it."""
+    cfg = to_dict(validate(cfg_in, CaptureConfig))
+    amp = make_amp(cfg["plugin"], map_knobs=False)
+    rows = amp.parameters()
+    problem = None
+    if cfg["plugin"]["kind"] == "external":
+        try:
+            mapped = make_amp(cfg["plugin"])
+            by_param = {key: k.name for k in mapped.knobs for key in mapped._resolved[k.name].values()}
+            for r in rows:
+                r["knob"] = by_param.get(r["name"], "")
+        except (ConfigError, PluginError) as e:
+            problem = str(e)
+    else:
+        for r in rows:
+            r["knob"] = r["name"]
+    return rows, problem

@@ -1,0 +1,249 @@
+"""DI signals: generated guitar-like material (seeded, reproducible) or a user's DI file, split into
+train / val / test regions. The test region is audio that training never sees."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SignalError
+
+REGIONS = ("train", "val", "test")
+
+
+@dataclass
+class Signal:
+    audio: np.ndarray                      # float32 mono in [-1, 1]
+    sample_rate: int
+    regions: dict                          # name -> [start, end) sample indices
+    sections: list = field(default_factory=list)  # [{"type", "start", "end", ...}] for generated material
+    description: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(np.ascontiguousarray(self.audio, dtype="<f4").tobytes()).hexdigest()
+
+
+# --- plucked strings (Karplus-Strong with a pluck-position comb and velocity-dependent brightness) ---
+
+def pluck(freq: float, dur_s: float, sr: int, velocity: float, rng: np.random.Generator,
+          t60_s: float = 3.0, brightness: float = 0.5) -> np.ndarray:
+    """One plucked string note, computed a period-block at a time (vectorised Karplus-Strong)."""
+    n_total = int(dur_s * sr)
+    period = max(2, int(round(sr / freq - 0.5)))
+    rho = 10.0 ** (-3.0 / (t60_s * freq))
+    exc = rng.uniform(-1, 1, period)
+    a = 0.1 + 0.85 * (1 - brightness)  # one-pole low-pass: soft picking is darker
+    for i in range(1, period):
+        exc[i] = (1 - a) * exc[i] + a * exc[i - 1]
+    pos = max(1, int(period * rng.uniform(0.1, 0.3)))  # pluck position comb
+    exc = exc - np.concatenate([np.zeros(pos), exc[:-pos]])
+    exc /= np.max(np.abs(exc)) + 1e-9
+    y = np.zeros(n_total + period + 1)
+    y[period + 1: 2 * period + 1] = exc[: max(0, min(period, n_total))]
+    c = 0.5 * rho
+    for s in range(period + 1, n_total + period + 1, period):
+        e = min(s + period, n_total + period + 1)
+        y[s:e] += c * (y[s - period: e - period] + y[s - period - 1: e - period - 1])
+    out = y[period + 1:]
+    fade = min(len(out), int(0.005 * sr))
+    if fade:
+        out[-fade:] *= np.linspace(1, 0, fade)
+    return (velocity * out).astype(np.float32)
+
+
+SCALE = np.array([0, 3, 5, 7, 10])  # minor pentatonic
+CHORDS = [(0, 7, 12), (0, 7, 12, 16, 19), (0, 7, 12, 15, 19), (0, 4, 7, 12), (0, 5, 7, 12), (0, 7, 10, 15)]
+
+
+def midi_hz(m: float) -> float:
+    return 440.0 * 2.0 ** ((m - 69) / 12)
+
+
+def velocity_db(rng, lo=-40.0, hi=-1.0) -> float:
+    return 10 ** (rng.uniform(lo, hi) / 20)
+
+
+def phrase(sr: int, rng: np.random.Generator, peak: float) -> tuple[np.ndarray, str]:
+    """A short guitar phrase: single-note line, strummed chords, palm-muted chugs or a dynamic swell."""
+    kind = rng.choice(["notes", "chords", "palm_mute", "swell"], p=[0.35, 0.3, 0.2, 0.15])
+    tempo = rng.uniform(80, 180)
+    beat = 60.0 / tempo
+    root = 40 + int(rng.integers(0, 12))  # E2..D#3
+    events = []  # (start_s, freq, dur_s, velocity, t60, brightness)
+    t = 0.0
+    if kind == "notes":
+        for i in range(int(rng.integers(4, 13))):
+            m = root + 12 * int(rng.integers(0, 3)) + int(rng.choice(SCALE))
+            step = beat * rng.choice([0.25, 0.5, 1.0])
+            events.append((t, midi_hz(m), step * 1.05, velocity_db(rng, -30, -2), rng.uniform(1.5, 4), rng.uniform(0.3, 0.9)))
+            t += step
+    elif kind == "chords":
+        for i in range(int(rng.integers(2, 7))):
+            shape = CHORDS[int(rng.integers(len(CHORDS)))]
+            r = root + int(rng.integers(-2, 8))
+            vel = velocity_db(rng, -30, -2)
+            hold = beat * rng.choice([1.0, 2.0])
+            strum = rng.uniform(0.005, 0.03) * rng.choice([1, -1])
+            for j, iv in enumerate(shape):
+                off = (j if strum > 0 else len(shape) - 1 - j) * abs(strum)
+                events.append((t + off, midi_hz(r + iv), hold, vel / np.sqrt(len(shape)), rng.uniform(2, 5), rng.uniform(0.4, 0.9)))
+            t += hold
+    elif kind == "palm_mute":
+        for i in range(int(rng.integers(8, 17))):
+            step = beat * rng.choice([0.25, 0.5])
+            vel = velocity_db(rng, -24, -3)
+            events.append((t, midi_hz(root + rng.choice([0, 0, 0, 7])), step, vel, rng.uniform(0.08, 0.25), rng.uniform(0.1, 0.4)))
+            t += step
+    else:  # swell: from very soft to hard
+        n = int(rng.integers(6, 12))
+        for i, lvl in enumerate(np.linspace(-50, -2, n)):
+            m = root + 12 * int(rng.integers(0, 2)) + int(rng.choice(SCALE))
+            events.append((t, midi_hz(m), beat, 10 ** (lvl / 20), 2.5, 0.3 + 0.6 * i / n))
+            t += beat
+    total = t + 1.0
+    out = np.zeros(int(total * sr) + 1, np.float32)
+    for start, f, dur, vel, t60, bright in events:
+        note = pluck(f, dur + (0.3 if kind == "chords" else 0.02), sr, vel, rng, t60, bright)
+        i0 = int(start * sr)
+        n = min(len(note), len(out) - i0)
+        out[i0: i0 + n] += note[:n]
+    return (peak * out).astype(np.float32), f"phrase_{kind}"
+
+
+def log_sweep(sr, rng, peak):
+    dur = rng.uniform(1.5, 3.0)
+    f0, f1 = 30.0, 12000.0
+    t = np.arange(int(dur * sr)) / sr
+    k = np.log(f1 / f0)
+    x = np.sin(2 * np.pi * f0 * dur / k * (np.exp(t * k / dur) - 1))
+    env = np.minimum(1, np.minimum(t, dur - t) / 0.01)
+    return (peak * 10 ** (rng.uniform(-30, -2) / 20) * env * x).astype(np.float32), "sine_sweep"
+
+
+def noise_bursts(sr, rng, peak):
+    parts = []
+    for _ in range(int(rng.integers(3, 7))):
+        n = int(rng.uniform(0.05, 0.3) * sr)
+        burst = rng.standard_normal(n) * 0.3
+        if rng.random() < 0.5:  # pink-ish: integrate white noise lightly
+            burst = np.convolve(burst, np.exp(-np.arange(64) / 16.0), mode="same") / 5
+        env = np.minimum(1, np.minimum(np.arange(n), n - np.arange(n)) / (0.003 * sr))
+        parts += [np.clip(burst * env * 10 ** (rng.uniform(-40, -6) / 20), -1, 1), np.zeros(int(rng.uniform(0.05, 0.2) * sr))]
+    return (peak * np.concatenate(parts)).astype(np.float32), "noise_bursts"
+
+
+def level_steps(sr, rng, peak):
+    f = midi_hz(40 + int(rng.integers(0, 24)))
+    levels = np.linspace(-48, -2, int(rng.integers(6, 12)))
+    if rng.random() < 0.5:
+        levels = levels[::-1]
+    step = int(0.2 * sr)
+    t = np.arange(step * len(levels)) / sr
+    tone = np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t + 0.5) + 0.1 * np.sin(2 * np.pi * 3 * f * t)
+    env = np.repeat(10 ** (levels / 20), step)
+    env = np.convolve(env, np.ones(96) / 96, mode="same")
+    return (peak * 0.7 * tone * env).astype(np.float32), "level_steps"
+
+
+def silence(sr, rng, peak):
+    return np.zeros(int(rng.uniform(0.2, 0.8) * sr), np.float32), "silence"
+
+
+SECTION_KINDS = [(phrase, 0.62), (log_sweep, 0.1), (noise_bursts, 0.1), (level_steps, 0.1), (silence, 0.08)]
+
+
+def generate_region(duration_s: float, sr: int, seed: int, region_index: int, peak: float) -> tuple[np.ndarray, list]:
+    """Fill `duration_s` seconds with a seeded mix of guitar phrases and test sections."""
+    rng = np.random.default_rng([int(seed), int(region_index)])
+    n = int(round(duration_s * sr))
+    out = np.zeros(n, np.float32)
+    sections, pos = [], 0
+    fns, probs = zip(*SECTION_KINDS)
+    # Each region starts with a phrase and contains every kind of section when long enough.
+    order = [0, 1, 2, 3, 4] if duration_s >= 8 else [0]
+    while pos < n:
+        idx = order.pop(0) if order else int(rng.choice(len(fns), p=np.array(probs) / sum(probs)))
+        seg, kind = fns[idx](sr, rng, peak)
+        m = min(len(seg), n - pos)
+        out[pos: pos + m] = seg[:m]
+        sections.append({"type": kind, "start": pos, "end": pos + m})
+        pos += m
+    np.clip(out, -peak, peak, out=out)
+    return out, sections
+
+
+def region_bounds(n: int, val_fraction: float, test_fraction: float) -> dict:
+    t0 = int(round(n * (1 - val_fraction - test_fraction)))
+    t1 = int(round(n * (1 - test_fraction)))
+    return {"train": [0, t0], "val": [t0, t1], "test": [t1, n]}
+
+
+def builtin_signal(sr: int, duration_s: float, seed: int, val_fraction: float, test_fraction: float,
+                   peak: float = 0.8) -> Signal:
+    """Generated DI: each region is generated with its own seed, so test audio is new material."""
+    check_fractions(val_fraction, test_fraction)
+    bounds = region_bounds(int(round(duration_s * sr)), val_fraction, test_fraction)
+    parts, sections = [], []
+    for i, name in enumerate(REGIONS):
+        a, b = bounds[name]
+        audio, secs = generate_region((b - a) / sr, sr, seed, i, peak)
+        audio = audio[: b - a]
+        parts.append(audio)
+        sections += [{**s, "start": s["start"] + a, "end": s["end"] + a, "region": name} for s in secs]
+    return Signal(np.concatenate(parts), sr, bounds, sections,
+                  {"kind": "builtin", "seed": int(seed), "duration_s": float(duration_s), "peak": float(peak),
+                   "val_fraction": float(val_fraction), "test_fraction": float(test_fraction)})
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not (0 < test_fraction < 0.9):
+        raise SignalError(f"signal.test_fraction: {test_fraction} must be in (0, 0.9)")
+    if not (0 <= val_fraction < 0.9) or val_fraction + test_fraction >= 0.9:
+        raise SignalError(f"signal.val_fraction: {val_fraction} (+ test {test_fraction}) leaves too little training audio")
+
+
+def check_di(audio: np.ndarray, sr: int, where: str, min_duration_s: float = 5.0) -> None:
+    """Reject DI audio that would produce a bad dataset; one line naming the problem and the fix."""
+    if audio.size == 0:
+        raise SignalError(f"{where}: the file holds no audio")
+    if not np.all(np.isfinite(audio)):
+        raise SignalError(f"{where}: contains NaN or Inf samples")
+    if len(audio) < min_duration_s * sr:
+        raise SignalError(f"{where}: {len(audio) / sr:.2f} s is too short (need at least {min_duration_s:g} s)")
+    peak = float(np.max(np.abs(audio)))
+    if peak < 1e-4:
+        raise SignalError(f"{where}: the audio is silent (peak {peak:.2g})")
+    if peak > 1.0:
+        raise SignalError(f"{where}: peak {peak:.3f} exceeds full scale; normalise it below 1.0")
+    full = np.abs(audio) >= 0.999
+    runs = np.count_nonzero(full[1:] & full[:-1])
+    if runs > 3:
+        raise SignalError(f"{where}: looks clipped ({int(full.sum())} samples at full scale); re-record with lower input gain")
+
+
+def file_signal(path: str, sr: int, val_fraction: float, test_fraction: float, min_duration_s: float = 5.0) -> Signal:
+    """A user's DI file: must be mono, at the plugin's sample rate, finite, unclipped and long enough."""
+    import soundfile as sf
+
+    where = f"signal.path={path}"
+    check_fractions(val_fraction, test_fraction)
+    try:
+        info = sf.info(path)
+    except Exception as e:
+        msg = "file not found" if "No such file" in str(e) or "not found" in str(e).lower() else " ".join(str(e).split())[:120]
+        raise SignalError(f"{where}: cannot read audio ({msg})") from None
+    if info.samplerate != sr:
+        raise SignalError(f"{where}: sample rate {info.samplerate} Hz, but the plugin runs at {sr} Hz; resample the DI or set plugin.sample_rate={info.samplerate}")
+    if info.channels != 1:
+        raise SignalError(f"{where}: {info.channels} channels; a DI must be mono (e.g. `sox in.wav out.wav remix 1`)")
+    try:
+        audio, _ = sf.read(path, dtype="float32", always_2d=False)
+    except Exception as e:
+        raise SignalError(f"{where}: cannot read audio ({' '.join(str(e).split())[:120]})") from None
+    if len(audio) < info.frames:
+        raise SignalError(f"{where}: file is truncated ({len(audio)} of {info.frames} frames readable)")
+    check_di(audio, sr, where, min_duration_s)
+    return Signal(audio.astype(np.float32), sr, region_bounds(len(audio), val_fraction, test_fraction), [],
+                  {"kind": "file", "path": str(path), "val_fraction": float(val_fraction), "test_fraction": float(test_fraction)})

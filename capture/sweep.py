@@ -1,0 +1,145 @@
+"""Sweep designs: which knob settings to capture for training, and which held-out settings (never in
+the training set, off-grid where the design has a grid) to capture for validation and test."""
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+from .errors import ConfigError
+from .knobs import KnobSet
+
+DESIGNS = ("grid", "random", "sobol", "lhs", "oat", "line")
+
+
+def _round(v):
+    return round(float(v), 4) if not isinstance(v, str) else v
+
+
+def _setting(knobs: KnobSet, base: dict, coords: dict) -> dict:
+    s = dict(base)
+    for name, u in coords.items():
+        s[name] = _round(knobs[name].from_unit(float(u)))
+    return s
+
+
+def _unit_points(kind: str, d: int, n: int, seed: int, skip: int = 0) -> np.ndarray:
+    from scipy.stats import qmc
+
+    if n <= 0:
+        return np.zeros((0, d))
+    if kind == "random":
+        return np.random.default_rng([seed, skip]).random((n, d))
+    if kind == "sobol":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # balance warning for n that is not a power of two
+            eng = qmc.Sobol(d, scramble=True, seed=seed)
+            if skip:
+                eng.fast_forward(skip)
+            return eng.random(n)
+    if kind == "lhs":
+        return qmc.LatinHypercube(d, seed=np.random.default_rng([seed, skip])).random(n)
+    raise AssertionError(kind)
+
+
+def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
+    """Return the design as [{"index", "split", "knobs"}]; train first, then held-out (val/test alternate)."""
+    design = cfg.get("design")
+    if design not in DESIGNS:
+        raise ConfigError(f"sweep.design: '{design}' is not one of {', '.join(DESIGNS)}")
+    seed = int(cfg.get("seed") or 0)
+    fixed = knobs.complete(dict(cfg.get("fixed") or {}), where="sweep.fixed: ")
+    vary = list(cfg.get("vary") or [n for n in knobs.names if n not in (cfg.get("fixed") or {})])
+    for n in vary:
+        if n not in knobs.names:
+            raise ConfigError(f"sweep.vary: unknown knob '{n}' (knobs: {', '.join(knobs.names)})")
+    n_train, n_held = int(cfg.get("n_train") or 0), int(cfg.get("n_heldout") or 0)
+    levels = int(cfg.get("levels") or 0)
+    cont = [n for n in vary if not knobs[n].discrete]
+    disc = [n for n in vary if knobs[n].discrete]
+    rng = np.random.default_rng([seed, 7])
+
+    if design in ("random", "sobol", "lhs"):
+        if n_train < 1:
+            raise ConfigError(f"sweep.n_train: {n_train} must be at least 1")
+        if not vary:
+            raise ConfigError("sweep.vary: no knob left to vary")
+        u = _unit_points(design, len(vary), n_train + n_held if design == "sobol" else n_train, seed)
+        train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in u[:n_train]]
+        held_u = u[n_train:] if design == "sobol" else _unit_points(design, len(vary), n_held, seed, skip=1)
+        held = [_setting(knobs, fixed, dict(zip(vary, p))) for p in held_u]
+    elif design == "grid":
+        if levels < 2:
+            raise ConfigError(f"sweep.levels: {levels} must be at least 2 for a grid")
+        axes = [np.linspace(0, 1, levels) if n in cont else [(i + 0.5) / len(knobs[n].choices) for i in range(len(knobs[n].choices))] for n in vary]
+        train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in itertools.product(*axes)]
+        mids = (np.arange(levels - 1) + 0.5) / (levels - 1)  # cell centres: off-grid on every continuous knob
+        held = []
+        for _ in range(n_held):
+            coords = {n: (rng.choice(mids) if n in cont else rng.random()) for n in vary}
+            held.append(_setting(knobs, fixed, coords))
+    elif design == "oat":
+        if levels < 2:
+            raise ConfigError(f"sweep.levels: {levels} must be at least 2 for one-at-a-time")
+        train, held = [dict(fixed)], []
+        for n in vary:
+            k = knobs[n]
+            pts = [(i + 0.5) / len(k.choices) for i in range(len(k.choices))] if k.discrete else np.linspace(0, 1, levels)
+            train += [_setting(knobs, fixed, {n: u}) for u in pts]
+            if not k.discrete:
+                held += [_setting(knobs, fixed, {n: u}) for u in (np.arange(levels - 1) + 0.5) / (levels - 1)]
+    else:  # line: one knob over its range, the others fixed
+        name = cfg.get("knob")
+        if not name or name not in knobs.names or knobs[name].discrete:
+            raise ConfigError(f"sweep.knob: '{name}' must name a continuous knob ({', '.join(k.name for k in knobs if not k.discrete)})")
+        if n_train < 2:
+            raise ConfigError(f"sweep.n_train: {n_train} must be at least 2 for a line sweep")
+        grid = np.linspace(0, 1, n_train)
+        train = [_setting(knobs, fixed, {name: u}) for u in grid]
+        # held-out: gap midpoints between training levels when they suffice, else an even spread
+        # over the range; a point that lands on a training level moves a quarter step off it.
+        gaps = (np.arange(n_train - 1) + 0.5) / (n_train - 1)
+        if n_held <= len(gaps):
+            held_u = gaps[np.round(np.linspace(0, len(gaps) - 1, n_held)).astype(int)] if n_held else []
+        else:
+            held_u = (np.arange(n_held) + 0.5) / n_held
+            on_grid = np.min(np.abs(held_u[:, None] - grid[None, :]), axis=1) < 1e-3
+            held_u = np.where(on_grid, held_u + 0.25 / (n_train - 1), held_u)
+        held = [_setting(knobs, fixed, {name: u}) for u in held_u]
+
+    train = _dedupe(train)
+    seen = {_key(s) for s in train}
+    held = [s for s in _dedupe(held) if _key(s) not in seen]
+    out = [{"split": "train", "knobs": s} for s in train]
+    out += [{"split": "val" if i % 2 == 0 else "test", "knobs": s} for i, s in enumerate(held)]
+    for i, s in enumerate(out):
+        s["index"] = i
+        s["id"] = f"{i:05d}"
+    return out
+
+
+def _key(s: dict) -> tuple:
+    return tuple(sorted(s.items()))
+
+
+def _dedupe(settings: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for s in settings:
+        if _key(s) not in seen:
+            seen.add(_key(s))
+            out.append(s)
+    return out
+
+
+def parse_shard(shard) -> tuple[int, int] | None:
+    """'i/n' -> (i, n) with 0 <= i < n; None for no sharding."""
+    if shard in (None, "", "null"):
+        return None
+    try:
+        i, n = (int(p) for p in str(shard).split("/"))
+    except ValueError:
+        raise ConfigError(f"sweep.shard: '{shard}' should look like i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"sweep.shard: '{shard}' needs 0 <= i < n")
+    return i, n

@@ -1,0 +1,86 @@
+"""Amps for tests (`plugin.kind=python`, `plugin.target=tests.amps:<Class>`): each misbehaves the way
+some real plugin does, so the host's checks can be shown to catch it."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from capture.host import BuiltinAmp
+
+
+class TestAmp(BuiltinAmp):
+    """The builtin amp behind the python-amp interface; `plugin.options` tune the misbehaviour."""
+
+    def __init__(self, cfg: dict):
+        super().__init__(cfg.get("sample_rate") or 48000, name=cfg.get("name", "test"))
+        self.opts = dict(cfg.get("options") or {})
+
+
+class SlowAmp(TestAmp):
+    def process(self, audio):
+        time.sleep(float(self.opts.get("sleep_s", 0.3)))
+        return super().process(audio)
+
+
+class DelayedAmp(TestAmp):
+    """Really delays its output (unreported latency), like a plugin with lookahead that lies."""
+
+    def process(self, audio):
+        d = int(self.opts.get("delay", 37))
+        y = super().process(audio)
+        return np.concatenate([np.zeros(d, np.float32), y[:-d]])
+
+
+class NaNAmp(TestAmp):
+    def process(self, audio):
+        y = super().process(audio)
+        if self._values["gain"] > float(self.opts.get("nan_above", 5.0)):
+            y[len(y) // 2] = np.nan
+        return y
+
+
+class SilentAmp(TestAmp):
+    """Like an unauthorised plugin: outputs silence."""
+
+    def process(self, audio):
+        return np.zeros_like(audio)
+
+
+class NoisyAmp(TestAmp):
+    """Non-deterministic: adds a little random noise."""
+
+    def process(self, audio):
+        return super().process(audio) + np.random.default_rng().normal(0, 1e-3, len(audio)).astype(np.float32)
+
+
+class RevertingAmp(TestAmp):
+    """Reverts 'bass' to its previous value when a reused instance processes after a change (the
+    behaviour seen in one third-party VST3); read-back shows it."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self._used, self._prev_bass = False, None
+
+    def set_knobs(self, values):
+        self._prev_bass = self._values.get("bass")
+        super().set_knobs(values)
+
+    def process(self, audio):
+        if self._used and self._prev_bass is not None:
+            self._values["bass"] = self._prev_bass
+        self._used = True
+        return super().process(audio)
+
+
+class StatefulAmp(TestAmp):
+    """A reused instance sounds different from a fresh one (state leaks across resets) although
+    its parameters read back right: only the fresh-vs-reused render check catches it."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self._calls = 0
+
+    def process(self, audio):
+        self._calls += 1
+        return super().process(audio) * np.float32(1.0 + 0.01 * (self._calls - 1))

@@ -1,0 +1,109 @@
+"""Every sweep design: counts, ranges, held-out settings disjoint from (and off) the training grid."""
+import numpy as np
+import pytest
+
+from capture.errors import ConfigError
+from capture.host import BuiltinAmp
+from capture.sweep import DESIGNS, parse_shard, plan
+
+KNOBS = BuiltinAmp().knobs
+
+
+def split(p, name):
+    return [s["knobs"] for s in p if s["split"] == name]
+
+
+def key(s):
+    return tuple(sorted(s.items()))
+
+
+def check_common(p):
+    assert [s["index"] for s in p] == list(range(len(p)))
+    for s in p:
+        for k in KNOBS:
+            v = s["knobs"][k.name]
+            assert (v in k.choices) if k.discrete else (k.min <= v <= k.max)
+    train = {key(s) for s in split(p, "train")}
+    held = split(p, "val") + split(p, "test")
+    assert held, "every design must produce held-out settings"
+    assert not any(key(s) in train for s in held), "held-out setting found in training set"
+    assert len({key(s["knobs"]) for s in p}) == len(p), "duplicate settings"
+
+
+@pytest.mark.parametrize("design", ["random", "sobol", "lhs"])
+def test_space_filling_designs(design):
+    p = plan(KNOBS, {"design": design, "n_train": 16, "n_heldout": 6, "seed": 3})
+    check_common(p)
+    assert len(split(p, "train")) == 16 and len(split(p, "val")) == 3 and len(split(p, "test")) == 3
+    gains = [s["gain"] for s in split(p, "train")]
+    assert max(gains) - min(gains) > 5  # spread over the range
+    assert {s["channel"] for s in split(p, "train")} == {"clean", "lead"}
+    assert plan(KNOBS, {"design": design, "n_train": 16, "n_heldout": 6, "seed": 3}) == p  # seeded
+    assert plan(KNOBS, {"design": design, "n_train": 16, "n_heldout": 6, "seed": 4}) != p
+
+
+def test_lhs_strata_each_used_once():
+    p = plan(KNOBS, {"design": "lhs", "n_train": 10, "n_heldout": 2, "seed": 0})
+    gains = np.array([s["gain"] for s in split(p, "train")])
+    assert sorted(np.floor(gains / 10 * 10).astype(int).clip(0, 9)) == list(range(10))
+
+
+def test_grid_counts_and_offgrid_heldout():
+    p = plan(KNOBS, {"design": "grid", "levels": 3, "vary": ["gain", "bass", "channel"], "n_heldout": 6})
+    check_common(p)
+    assert len(split(p, "train")) == 3 * 3 * 2
+    for s in split(p, "val") + split(p, "test"):
+        assert s["gain"] in (2.5, 7.5) and s["bass"] in (2.5, 7.5)  # cell centres
+        assert s["treble"] == 5.0  # not varied: default
+
+
+def test_oat_moves_one_knob_at_a_time():
+    p = plan(KNOBS, {"design": "oat", "levels": 5})
+    check_common(p)
+    centre = {k.name: k.default for k in KNOBS}
+    for s in p:
+        assert sum(s["knobs"][n] != centre[n] for n in centre) <= 1
+    assert len(split(p, "train")) == 1 + 6 * 4 + 1  # centre + 4 new levels per knob + other channel
+
+
+def test_line_gain_sweep():
+    p = plan(KNOBS, {"design": "line", "knob": "gain", "n_train": 9, "n_heldout": 8})
+    check_common(p)
+    train_g = sorted(s["gain"] for s in split(p, "train"))
+    assert train_g == [i * 1.25 for i in range(9)]
+    held_g = [s["gain"] for s in split(p, "val") + split(p, "test")]
+    assert len(held_g) == 8 and all(g not in train_g for g in held_g)
+    for s in p:
+        assert all(s["knobs"][n] == KNOBS[n].default for n in KNOBS.names if n != "gain")
+    many = plan(KNOBS, {"design": "line", "knob": "gain", "n_train": 3, "n_heldout": 7})
+    check_common(many)
+    assert len(split(many, "val") + split(many, "test")) == 7
+
+
+def test_fixed_and_vary():
+    p = plan(KNOBS, {"design": "sobol", "n_train": 8, "n_heldout": 2, "vary": ["gain"], "fixed": {"channel": "clean"}})
+    assert all(s["knobs"]["channel"] == "clean" and s["knobs"]["bass"] == 5.0 for s in p)
+
+
+@pytest.mark.parametrize("cfg,msg", [
+    ({"design": "nope"}, "sweep.design"),
+    ({"design": "grid", "levels": 1}, "sweep.levels"),
+    ({"design": "line", "knob": "channel", "n_train": 3}, "sweep.knob"),
+    ({"design": "sobol", "n_train": 0}, "sweep.n_train"),
+    ({"design": "sobol", "n_train": 4, "vary": ["volume"]}, "unknown knob 'volume'"),
+    ({"design": "sobol", "n_train": 4, "fixed": {"gain": 11}}, "outside its range"),
+])
+def test_bad_designs_name_the_key(cfg, msg):
+    with pytest.raises(ConfigError, match=msg):
+        plan(KNOBS, cfg)
+
+
+def test_parse_shard():
+    assert parse_shard("1/4") == (1, 4) and parse_shard(None) is None
+    for bad in ("4/4", "x", "1/0"):
+        with pytest.raises(ConfigError, match="sweep.shard"):
+            parse_shard(bad)
+
+
+def test_all_designs_listed():
+    assert set(DESIGNS) == {"grid", "random", "sobol", "lhs", "oat", "line"}
