@@ -85,6 +85,15 @@ class CaptureConfig:
     progress: bool = True
 
 
+SCHEMAS: dict[str, type] = {"capture_schema": CaptureConfig}
+
+
+def register_schema(name: str, schema: type) -> None:
+    """Make a dataclass usable as `- <name>` in a primary config's defaults list, so every schema key
+    can be overridden from the command line (e.g. plugin.target=...) and is type-checked."""
+    SCHEMAS[name] = schema
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
@@ -102,12 +111,21 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
         if not d.is_dir():
             raise ConfigError(f"--config-dir: {config_dir} is not a directory")
         overrides.append(f"hydra.searchpath=[file://{d}]")
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for name, schema in SCHEMAS.items():
+        cs.store(name=name, node=schema)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         msg = _one_line(e).split(" Config search path:")[0].replace(" Available options", "; available options")
+        cause = e.__cause__
+        if isinstance(cause, OmegaConfBaseException):
+            key = getattr(cause, "full_key", None)
+            msg = f"config key '{key}': " + _one_line(cause).split(" full_key:")[0] if key else f"{msg}: {_one_line(cause)}"
         raise ConfigError(f"config: {msg}") from None
     finally:
         GlobalHydra.instance().clear()
@@ -118,7 +136,8 @@ def validate(cfg: DictConfig, schema: type) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # drop typing Hydra relaxed for "+key"
+        merged = OmegaConf.merge(OmegaConf.structured(schema), plain)
         OmegaConf.resolve(merged)
         missing = sorted(OmegaConf.missing_keys(merged))
     except OmegaConfBaseException as e:

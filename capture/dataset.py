@@ -58,13 +58,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    import io
+    """A standard IEEE-float mono WAV (fmt + fact + data chunks). Written by hand because libsndfile
+    adds a PEAK chunk with a timestamp, so the same audio would get a different checksum each run."""
+    import struct
 
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.asarray(audio, dtype=np.float32), int(sample_rate), format="WAV", subtype="FLOAT")
-    return buf.getvalue()
+    data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+    n = len(data) // 4
+    fmt = struct.pack("<HHIIHHH", 3, 1, int(sample_rate), int(sample_rate) * 4, 4, 32, 0)
+    fact = struct.pack("<I", n)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", 4) + fact
+            + b"data" + struct.pack("<I", len(data)) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> str:

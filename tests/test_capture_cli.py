@@ -1,0 +1,280 @@
+"""The capture commands as a user runs them: datasets written and verified, resume, refusal of
+changed reruns, parallel and sharded captures equal to a plain one, and one-line errors."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from capture.dataset import read_manifest, verify
+from tests.conftest import ROOT, SMALL, error_lines, run_cli
+
+
+def capture(*args, **kw):
+    return run_cli("capture", "sweep", *SMALL, *args, **kw)
+
+
+def settings_hashes(root):
+    return [(s["index"], s["split"], s["knobs"], s["sha256"]) for s in read_manifest(root)["settings"]]
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "small"
+    p = capture(f"out={out}")
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def test_sweep_writes_a_verified_dataset(small_dataset):
+    m = read_manifest(small_dataset)
+    assert m["complete"] and m["format_version"] == 1 and m["sample_rate"] == 48000
+    assert [s["split"] for s in m["settings"]].count("train") == 4
+    assert {s["split"] for s in m["settings"]} == {"train", "val", "test"}
+    assert m["checks"]["deterministic"] and m["checks"]["fresh_equals_reused"]
+    assert m["sweep"]["design"] == "sobol" and m["sweep"]["seed"] == 0
+    assert m["plugin"]["kind"] == "builtin" and len(m["plugin"]["source_sha256"]) == 64
+    assert verify(small_dataset) == []
+    p = run_cli("capture", "verify", small_dataset)
+    assert p.returncode == 0 and "ok:" in p.stdout
+
+
+def test_dataset_round_trip_matches_amp(small_dataset):
+    """Files hold exactly what the amp renders for the recorded knobs, aligned with input.wav."""
+    from capture.host import BuiltinAmp, render_setting
+
+    m = read_manifest(small_dataset)
+    di, sr = sf.read(small_dataset / "input.wav", dtype="float32")
+    assert sr == 48000 and len(di) == m["signal"]["num_samples"]
+    s = m["settings"][1]
+    y, _ = sf.read(small_dataset / s["file"], dtype="float32")
+    ref = render_setting(BuiltinAmp(), s["knobs"], di).audio
+    assert np.array_equal(y, ref)
+    assert abs(float(np.max(np.abs(y))) - s["peak"]) < 1e-6
+    for k in m["knobs"]:
+        if k["kind"] == "continuous":
+            assert s["knobs_normalized"][k["name"]] == pytest.approx((s["knobs"][k["name"]] - k["min"]) / (k["max"] - k["min"]))
+
+
+def test_verify_catches_a_flipped_byte(small_dataset, tmp_path):
+    d = tmp_path / "copy"
+    shutil.copytree(small_dataset, d)
+    f = d / "settings" / "00002.wav"
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0x01
+    f.write_bytes(bytes(b))
+    p = run_cli("capture", "verify", d)
+    assert p.returncode != 0
+    assert "setting 00002: settings/00002.wav checksum mismatch" in p.stderr
+
+
+@pytest.mark.parametrize("tamper,msg", [
+    (lambda m: m.pop("settings"), "missing key 'settings'"),
+    (lambda m: m["settings"][0]["knobs"].update(gain=42.0), "knob gain=42.0 is outside"),
+    (lambda m: m.update(format_version=99), "format_version 99 is not supported"),
+    (lambda m: m["settings"][5].update(knobs=m["settings"][0]["knobs"]), "also a training setting"),
+])
+def test_verify_catches_manifest_tampering(small_dataset, tmp_path, tamper, msg):
+    d = tmp_path / "copy"
+    shutil.copytree(small_dataset, d)
+    m = json.loads((d / "manifest.json").read_text())
+    tamper(m)
+    (d / "manifest.json").write_text(json.dumps(m))
+    assert any(msg in e for e in verify(d)), verify(d)
+
+
+def test_verify_catches_missing_file_and_wrong_length(small_dataset, tmp_path):
+    d = tmp_path / "copy"
+    shutil.copytree(small_dataset, d)
+    (d / "settings" / "00001.wav").unlink()
+    m = json.loads((d / "manifest.json").read_text())
+    sf.write(d / "settings" / "00003.wav", np.zeros(100, np.float32), 48000, subtype="FLOAT")
+    from capture.dataset import sha256_of
+
+    m["settings"][3]["sha256"] = sha256_of(d / "settings" / "00003.wav")
+    (d / "manifest.json").write_text(json.dumps(m))
+    errs = verify(d)
+    assert any("00001.wav is missing" in e for e in errs)
+    assert any("00003.wav has 100 samples" in e for e in errs)
+
+
+def test_rerun_resumes_and_changed_config_is_refused(small_dataset):
+    p = capture(f"out={small_dataset}")
+    assert p.returncode == 0 and "resuming" in p.stderr and "nothing left to capture" in p.stderr
+    before = settings_hashes(small_dataset)
+    p = capture(f"out={small_dataset}", "sweep.seed=9")
+    assert p.returncode == 2
+    assert error_lines(p) == [error_lines(p)[0]] and "changed: sweep.seed" in p.stderr and "overwrite=true" in p.stderr
+    assert settings_hashes(small_dataset) == before
+
+
+def test_overwrite_replaces(tmp_path):
+    out = tmp_path / "ds"
+    assert capture(f"out={out}").returncode == 0
+    p = capture(f"out={out}", "sweep.seed=9", "overwrite=true")
+    assert p.returncode == 0 and verify(out) == []
+    assert read_manifest(out)["sweep"]["seed"] == 9
+
+
+@pytest.mark.slow
+def test_killed_capture_resumes_without_loss_or_duplicates(tmp_path, small_dataset):
+    """SIGKILL mid-run at several points; reruns finish with exactly the uninterrupted result."""
+    slow = ["plugin.kind=python", "plugin.target=tests.amps:SlowAmp", "+plugin.options.sleep_s=0.4", "plugin.name=builtin"]
+    ref = None
+    for kill_at in (0, 1, 4):  # settings written before the kill (0: during the plugin checks)
+        out = tmp_path / f"killed{kill_at}"
+        cmd = [sys.executable, "-m", "capture", "sweep", *SMALL, *slow, f"out={out}"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / "manifest.json").exists() and len(list(out.glob("settings/*.wav"))) >= kill_at:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        partial = read_manifest(out)
+        assert not partial["complete"]
+        p = capture(*slow, f"out={out}")
+        assert p.returncode == 0, p.stderr
+        assert verify(out) == []
+        final = settings_hashes(out)
+        assert [i for i, *_ in final] == list(range(6))
+        assert len(list((out / "settings").glob("*.wav"))) == 6
+        assert not list(out.rglob("*.tmp"))
+        ref = ref or final
+        assert final == ref
+    # the slow amp renders what the builtin amp renders: same audio as an uninterrupted capture
+    assert [h for *_, h in ref] == [h for *_, h in settings_hashes(small_dataset)]
+
+
+@pytest.mark.slow
+def test_two_workers_and_shards_equal_single_capture(tmp_path, small_dataset):
+    ref = settings_hashes(small_dataset)
+    out = tmp_path / "par"
+    p = capture(f"out={out}", "workers=2")
+    assert p.returncode == 0, p.stderr
+    assert settings_hashes(out) == ref
+    shard_out = tmp_path / "sharded"
+    for i in range(2):
+        p = capture(f"out={shard_out}", f"sweep.shard={i}/2")
+        assert p.returncode == 0, p.stderr
+    p = run_cli("capture", "merge", shard_out)
+    assert p.returncode == 0, p.stderr
+    assert verify(shard_out) == []
+    assert settings_hashes(shard_out) == ref
+    a, b = read_manifest(shard_out), read_manifest(small_dataset)
+    assert a["config_sha256"] == b["config_sha256"] and a["signal"] == b["signal"]
+
+
+def test_latency_of_a_delaying_amp_is_measured_and_removed(tmp_path, small_dataset):
+    out = tmp_path / "delayed"
+    p = capture(f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:DelayedAmp", "+plugin.options.delay=37")
+    assert p.returncode == 0, p.stderr
+    m = read_manifest(out)
+    assert {s["latency"] for s in m["settings"]} == {37}
+    ref = read_manifest(small_dataset)
+    a, _ = sf.read(out / m["settings"][0]["file"], dtype="float32")
+    b, _ = sf.read(small_dataset / ref["settings"][0]["file"], dtype="float32")
+    assert np.array_equal(a, b)
+
+
+def test_plugin_that_reverts_a_knob_is_reloaded(tmp_path):
+    out = tmp_path / "revert"
+    p = capture(f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:RevertingAmp")
+    assert p.returncode == 0, p.stderr
+    m = read_manifest(out)
+    assert not m["checks"]["fresh_equals_reused"] and m["checks"]["reload_per_setting"]
+    assert verify(out) == []
+
+
+def test_stateful_plugin_triggers_reload_and_nondeterminism_is_recorded(tmp_path):
+    out = tmp_path / "stateful"
+    p = capture(f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:StatefulAmp")
+    assert p.returncode == 0, p.stderr
+    m = read_manifest(out)
+    assert m["checks"]["reload_per_setting"] and "fresh and reused instances differ" in " ".join(m["checks"]["warnings"])
+    out2 = tmp_path / "noisy"
+    p = capture(f"out={out2}", "plugin.kind=python", "plugin.target=tests.amps:NoisyAmp")
+    assert p.returncode == 0 and "non-deterministic" in p.stderr
+    assert not read_manifest(out2)["checks"]["deterministic"]
+
+
+@pytest.mark.parametrize("args,msg,code", [
+    (["plugin=nope"], "Could not find 'plugin/nope'", 2),
+    (["sweep=nope"], "Could not find 'sweep/nope'", 2),
+    (["plugin.colour=red"], "plugin.colour", 2),
+    (["+plugin.colour=red"], "config key 'plugin.colour'", 2),
+    (["workers=two"], "config key 'workers'", 2),
+    (["workers=0"], "workers: 0 must be at least 1", 2),
+    (["sweep.shard=3/2"], "sweep.shard", 2),
+    (["sweep.design=spiral"], "sweep.design: 'spiral'", 2),
+    (["+sweep.fixed.gain=11"], "outside its range 0..10", 2),
+    (["+sweep.fixed.volume=3"], "unknown knob 'volume'", 2),
+    (["+sweep.fixed.channel=crunch"], "not one of ['clean', 'lead']", 2),
+    (["plugin=nolly"], "plugin file not found", 2),
+    (["plugin=nolly", "plugin.path=pyproject.toml"], "could not load", 2),
+    (["signal=file"], "signal.path", 2),
+    (["signal=file", "signal.path=/no/such.wav"], "cannot read audio", 2),
+    (["signal.test_fraction=0"], "signal.test_fraction", 2),
+    (["plugin.kind=python", "plugin.target=tests.amps:SilentAmp"], "silent", 3),
+    (["plugin.kind=python", "plugin.target=tests.amps:NaNAmp"], "NaN", 3),
+    (["plugin.kind=python", "plugin.target=no.such:Amp"], "plugin.target: cannot import", 2),
+    (["--frobnicate"], "unknown option --frobnicate", 2),
+])
+def test_bad_input_one_line_error_and_no_files(tmp_path, args, msg, code):
+    out = tmp_path / "ds"
+    p = capture(f"out={out}", *args)
+    errs = error_lines(p)
+    assert p.returncode == code, p.stderr
+    assert len(errs) == 1 and errs[0].startswith("error: ") and msg in errs[0], errs
+    assert "Traceback" not in p.stderr
+    if code == 2:
+        assert not out.exists(), "bad input must not leave files"
+
+
+def test_failed_setting_keeps_finished_ones_for_resume(tmp_path):
+    out = tmp_path / "nan"
+    p = capture(f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:NaNAmp", "+plugin.options.nan_above=9.0")
+    m = read_manifest(out)
+    if p.returncode == 0:  # no tiny-design setting above the threshold: nothing failed
+        assert m["complete"]
+    else:
+        assert not m["complete"] and not list(out.rglob("*.tmp"))
+
+
+def test_unknown_command_and_help():
+    p = run_cli("capture", "frobnicate")
+    assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'frobnicate' (commands: sweep, params, verify, merge)"]
+    p = run_cli("capture", "--help")
+    assert p.returncode == 0 and "python -m capture sweep" in p.stdout
+    p = run_cli("capture", "verify", "/no/such/dir")
+    assert p.returncode != 0 and "no such dataset directory" in p.stderr
+
+
+def test_params_lists_builtin_knobs():
+    p = run_cli("capture", "params")
+    assert p.returncode == 0
+    lines = p.stdout.splitlines()
+    assert lines[0].split()[:5] == ["name", "display", "range", "unit", "value"]
+    assert any(l.startswith("gain ") and "0 .. 10" in l for l in lines)
+    assert any(l.startswith("channel ") and "clean|lead" in l for l in lines)
+
+
+def test_user_config_dir_plugin(tmp_path):
+    """A plugin config kept in the user's own folder, used without editing the package."""
+    (tmp_path / "myplugins" / "plugin").mkdir(parents=True)
+    (tmp_path / "myplugins" / "plugin" / "myamp.yaml").write_text("name: myamp\nkind: builtin\n")
+    out = tmp_path / "ds"
+    p = run_cli("capture", "sweep", "--config-dir", tmp_path / "myplugins", "plugin=myamp", *SMALL, f"out={out}")
+    assert p.returncode == 0, p.stderr
+    assert read_manifest(out)["config"]["plugin"]["name"] == "myamp"
+    p = run_cli("capture", "params", "--config-dir", tmp_path / "myplugins", "plugin=myamp")
+    assert p.returncode == 0 and "gain" in p.stdout
