@@ -1,0 +1,78 @@
+"""The knob-conditioned LSTM amp model (Wright et al. 2020; Juvela et al. 2024): one LSTM layer, a
+linear output and a residual connection from the input; knobs enter by concatenation with the audio
+(`concat`) or by scaling and shifting the LSTM output from a small MLP (`film`).
+
+The model takes and returns the LSTM state explicitly, so truncated back-propagation through time,
+chunked rendering and streaming all use the same weights and code path.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+CONDITIONING = ("concat", "film", "none")
+
+
+@keras.saving.register_keras_serializable(package="ampcap")
+class FiLM(layers.Layer):
+    """Feature-wise linear modulation: h * (1 + gamma(knobs)) + beta(knobs)."""
+
+    def __init__(self, units: int, mlp_units: int = 16, **kw):
+        super().__init__(**kw)
+        self.units, self.mlp_units = units, mlp_units
+        self.hidden = layers.Dense(mlp_units, activation="tanh", name="film_hidden")
+        self.proj = layers.Dense(2 * units, kernel_initializer="zeros", name="film_proj")
+
+    def call(self, h, cond):
+        gb = self.proj(self.hidden(cond))
+        gamma, beta = gb[..., : self.units], gb[..., self.units:]
+        return h * (1.0 + gamma) + beta
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "mlp_units": self.mlp_units}
+
+
+@keras.saving.register_keras_serializable(package="ampcap")
+class AmpModel(keras.Model):
+    """inputs: (audio (B,T,1), cond (B,T,C), h (B,H), c (B,H)) -> (y (B,T,1), h, c)."""
+
+    def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
+                 film_units: int = 16, skip: bool = True, knobs: list | None = None,
+                 sample_rate: int = 48000, **kw):
+        super().__init__(**kw)
+        if conditioning not in CONDITIONING:
+            raise ValueError(f"model.conditioning: '{conditioning}' is not one of {CONDITIONING}")
+        if n_cond == 0:
+            conditioning = "none"
+        self.hidden_size, self.n_cond, self.conditioning = int(hidden_size), int(n_cond), conditioning
+        self.film_units, self.skip, self.sample_rate = int(film_units), bool(skip), int(sample_rate)
+        self.knobs = list(knobs or [])  # metadata: the dataset's knob specs (names, ranges, choices)
+        self.lstm = layers.LSTM(self.hidden_size, return_sequences=True, return_state=True, name="rec")
+        self.film = FiLM(self.hidden_size, self.film_units, name="film") if conditioning == "film" else None
+        self.out = layers.Dense(1, name="lin")
+
+    def call(self, inputs, training=False):
+        audio, cond, h, c = inputs
+        x = ops.concatenate([audio, cond], axis=-1) if self.conditioning == "concat" else audio
+        seq, h, c = self.lstm(x, initial_state=[h, c], training=training)
+        if self.film is not None:
+            seq = self.film(seq, cond)
+        y = self.out(seq)
+        if self.skip:
+            y = y + audio
+        return y, h, c
+
+    def zero_state(self, batch: int):
+        z = ops.zeros((batch, self.hidden_size))
+        return z, z
+
+    def build_weights(self) -> "AmpModel":
+        """Create the weights by one call on a tiny input (needed before loading or counting)."""
+        z = ops.zeros((1, 2, 1))
+        self((z, ops.zeros((1, 2, self.n_cond)), *self.zero_state(1)))
+        return self
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "n_cond": self.n_cond,
+                "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip,
+                "knobs": self.knobs, "sample_rate": self.sample_rate}
