@@ -1,0 +1,43 @@
+"""Training data comes from the right settings and the right audio region, aligned."""
+import numpy as np
+import pytest
+
+from amptrain.data import load_split, segments
+from capture.dataset import read_manifest
+from capture.errors import DatasetError
+from tests.conftest import SMALL, run_cli
+
+
+@pytest.fixture(scope="module")
+def ds_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("d") / "small"
+    assert run_cli("capture", "sweep", *SMALL, f"out={out}").returncode == 0
+    return out
+
+
+def test_splits_use_their_settings_and_region(ds_dir):
+    m = read_manifest(ds_dir)
+    tr = load_split(ds_dir, m, "train", "train")
+    te = load_split(ds_dir, m, "test", "test")
+    a, b = m["signal"]["regions"]["test"]
+    assert len(tr.y) == 4 and len(te.y) == 1 and te.y.shape[1] == b - a == len(te.x)
+    assert all(s["split"] == "test" for s in te.settings)
+    assert tr.cond.shape == (4, 8)  # 6 continuous + 2-way channel one-hot
+    import soundfile as sf
+
+    full, _ = sf.read(ds_dir / te.settings[0]["file"], dtype="float32")
+    np.testing.assert_array_equal(te.y[0], full[a:b])
+
+
+def test_segments_aligned_and_shuffled(ds_dir):
+    m = read_manifest(ds_dir)
+    tr = load_split(ds_dir, m, "train", "train")
+    x, c, y = segments(tr, 4800)
+    n_per = len(tr.x) // 4800
+    assert x.shape == (4 * n_per, 4800, 1) and y.shape == x.shape and c.shape == (4 * n_per, 8)
+    np.testing.assert_array_equal(y[n_per, :, 0], tr.y[1, :4800])
+    np.testing.assert_array_equal(c[n_per], tr.cond[1])
+    xs, cs, ys = segments(tr, 4800, np.random.default_rng(0))
+    assert sorted(map(float, ys.sum(axis=(1, 2)))) == pytest.approx(sorted(map(float, y.sum(axis=(1, 2)))))
+    with pytest.raises(DatasetError, match="shorter than one segment"):
+        segments(tr, 10 ** 7)
