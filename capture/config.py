@@ -6,7 +6,6 @@ is reported as one line naming the key.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -151,7 +150,3 @@ def validate(cfg: DictConfig, schema: type) -> DictConfig:
 
 def to_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
-
-
-def env_default(name: str, default: str) -> str:
-    return os.environ.get(name, default)

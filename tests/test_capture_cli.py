@@ -241,13 +241,18 @@ def test_bad_input_one_line_error_and_no_files(tmp_path, args, msg, code):
 
 
 def test_failed_setting_keeps_finished_ones_for_resume(tmp_path):
+    """gains 0, 5, 10 in order; the amp returns NaN above 7: two settings done, then exit 3."""
     out = tmp_path / "nan"
-    p = capture(f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:NaNAmp", "+plugin.options.nan_above=9.0")
+    p = run_cli("capture", "sweep", "sweep=gain_sweep", "sweep.n_train=3", "sweep.n_heldout=1", "signal.duration_s=6",
+                "progress=false", f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:NaNAmp",
+                "+plugin.options.nan_above=7.0")
+    assert p.returncode == 3 and "setting 00002" in p.stderr and "NaN" in p.stderr
     m = read_manifest(out)
-    if p.returncode == 0:  # no tiny-design setting above the threshold: nothing failed
-        assert m["complete"]
-    else:
-        assert not m["complete"] and not list(out.rglob("*.tmp"))
+    assert not m["complete"]
+    assert [s["status"] for s in m["settings"]] == ["done", "done", "pending", "pending"]
+    assert sorted(f.name for f in (out / "settings").iterdir()) == ["00000.wav", "00001.wav"]
+    assert verify(out) == ["manifest: capture is not complete (rerun the same capture command to resume)",
+                           "setting 00002: not captured (status pending)", "setting 00003: not captured (status pending)"]
 
 
 def test_unknown_command_and_help():
