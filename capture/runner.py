@@ -36,13 +36,15 @@ def make_signal(sig: dict, sr: int) -> Signal:
     raise ConfigError(f"signal.kind: '{sig['kind']}' is not one of builtin, file")
 
 
-def capture_config(cfg: dict, amp: Amp) -> dict:
+def capture_config(cfg: dict, amp: Amp, signal: Signal) -> dict:
     """What defines the dataset's content (hashed to detect changed reruns): the config without
-    run-only keys, plus the amp's code or file hash (a changed plugin is a different capture)."""
+    run-only keys, the amp's code or file hash and the DI's hash (a changed plugin or a changed
+    signal generator is a different capture)."""
     c = {k: v for k, v in cfg.items() if k not in VOLATILE}
     c["sweep"] = {**c["sweep"], "shard": None}
     ident = amp.identity()
     c["amp_hash"] = ident.get("file_sha256") or ident.get("source_sha256")
+    c["signal_hash"] = signal.sha256
     return c
 
 
@@ -215,7 +217,7 @@ def new_manifest(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], signa
 
 def run_sweep(cfg_in, log=print) -> Path:
     cfg, amp, settings, signal = prepare(cfg_in)
-    key_cfg = capture_config(cfg, amp)
+    key_cfg = capture_config(cfg, amp, signal)
     design_size = len(settings)
     shard = parse_shard(cfg["sweep"].get("shard"))
     if shard:

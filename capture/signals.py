@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 
 from .errors import SignalError
 
@@ -35,8 +36,7 @@ def pluck(freq: float, dur_s: float, sr: int, velocity: float, rng: np.random.Ge
     rho = 10.0 ** (-3.0 / (t60_s * freq))
     exc = rng.uniform(-1, 1, period)
     a = 0.1 + 0.85 * (1 - brightness)  # one-pole low-pass: soft picking is darker
-    for i in range(1, period):
-        exc[i] = (1 - a) * exc[i] + a * exc[i - 1]
+    exc = lfilter([1 - a], [1, -a], exc)
     pos = max(1, int(period * rng.uniform(0.1, 0.3)))  # pluck position comb
     exc = exc - np.concatenate([np.zeros(pos), exc[:-pos]])
     exc /= np.max(np.abs(exc)) + 1e-9

@@ -41,6 +41,7 @@ def test_sweep_writes_a_verified_dataset(small_dataset):
     assert m["checks"]["deterministic"] and m["checks"]["fresh_equals_reused"]
     assert m["sweep"]["design"] == "sobol" and m["sweep"]["seed"] == 0
     assert m["plugin"]["kind"] == "builtin" and len(m["plugin"]["source_sha256"]) == 64
+    assert m["config"]["signal_hash"] == m["signal"]["audio_sha256"]  # a changed DI is a changed capture
     assert verify(small_dataset) == []
     p = run_cli("capture", "verify", small_dataset)
     assert p.returncode == 0 and "ok:" in p.stdout
