@@ -69,17 +69,25 @@ def tf_emphasise(x, name: str):
     return y
 
 
-def tf_esr(y, y_hat, pre_emphasis: str = "hp"):
+def tf_esr(y, y_hat, pre_emphasis: str = "hp", w=None):
+    """ESR over a batch (batch, time); with row weights w (batch,), each row's energies are scaled
+    by its weight first (so quiet settings count as much as loud ones)."""
     import tensorflow as tf
 
     y, y_hat = tf_emphasise(y, pre_emphasis), tf_emphasise(y_hat, pre_emphasis)
-    return tf.reduce_sum(tf.square(y - y_hat)) / (tf.reduce_sum(tf.square(y)) + EPS)
+    err, ref = tf.reduce_sum(tf.square(y - y_hat), axis=-1), tf.reduce_sum(tf.square(y), axis=-1)
+    if w is not None:
+        err, ref = err * w, ref * w
+    return tf.reduce_sum(err) / (tf.reduce_sum(ref) + EPS)
 
 
-def tf_dc(y, y_hat):
+def tf_dc(y, y_hat, w=None):
     import tensorflow as tf
 
-    return tf.square(tf.reduce_mean(y - y_hat)) / (tf.reduce_mean(tf.square(y)) + EPS)
+    if w is None:
+        return tf.square(tf.reduce_mean(y - y_hat)) / (tf.reduce_mean(tf.square(y)) + EPS)
+    w = w[:, None] / tf.reduce_mean(w)
+    return tf.square(tf.reduce_mean(w * (y - y_hat))) / (tf.reduce_mean(w * tf.square(y)) + EPS)
 
 
 def tf_stft_loss(y, y_hat, fft_sizes=(256, 1024, 2048)):
@@ -97,11 +105,12 @@ def tf_stft_loss(y, y_hat, fft_sizes=(256, 1024, 2048)):
 
 
 def make_loss(pre_emphasis: str = "hp", esr_weight: float = 0.75, dc_weight: float = 0.25, stft_weight: float = 0.0):
-    """loss(y, y_hat) on (batch, time) tensors: esr_weight*ESR_pre + dc_weight*DC (+ stft_weight*STFT)."""
+    """loss(y, y_hat, w=None) on (batch, time) tensors: esr_weight*ESR_pre + dc_weight*DC
+    (+ stft_weight*STFT); w: optional row weights (batch,)."""
     pre_emphasis_coeffs(pre_emphasis)
 
-    def loss(y, y_hat):
-        total = esr_weight * tf_esr(y, y_hat, pre_emphasis) + dc_weight * tf_dc(y, y_hat)
+    def loss(y, y_hat, w=None):
+        total = esr_weight * tf_esr(y, y_hat, pre_emphasis, w) + dc_weight * tf_dc(y, y_hat, w)
         if stft_weight:
             total = total + stft_weight * tf_stft_loss(y, y_hat)
         return total

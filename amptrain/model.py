@@ -38,7 +38,7 @@ class AmpModel(keras.Model):
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
                  film_units: int = 16, skip: bool = True, knobs: list | None = None,
-                 sample_rate: int = 48000, **kw):
+                 sample_rate: int = 48000, fixed_knobs: dict | None = None, **kw):
         super().__init__(**kw)
         if conditioning not in CONDITIONING:
             raise ValueError(f"model.conditioning: '{conditioning}' is not one of {CONDITIONING}")
@@ -46,7 +46,8 @@ class AmpModel(keras.Model):
             conditioning = "none"
         self.hidden_size, self.n_cond, self.conditioning = int(hidden_size), int(n_cond), conditioning
         self.film_units, self.skip, self.sample_rate = int(film_units), bool(skip), int(sample_rate)
-        self.knobs = list(knobs or [])  # metadata: the dataset's knob specs (names, ranges, choices)
+        self.knobs = list(knobs or [])  # metadata: specs of the knobs the model takes (names, ranges, choices)
+        self.fixed_knobs = dict(fixed_knobs or {})  # knobs held fixed in the training data, and their values
         self.lstm = layers.LSTM(self.hidden_size, return_sequences=True, return_state=True, name="rec")
         self.film = FiLM(self.hidden_size, self.film_units, name="film") if conditioning == "film" else None
         self.out = layers.Dense(1, name="lin")
@@ -75,4 +76,4 @@ class AmpModel(keras.Model):
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "n_cond": self.n_cond,
                 "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip,
-                "knobs": self.knobs, "sample_rate": self.sample_rate}
+                "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs}

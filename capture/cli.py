@@ -116,13 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     if cmd is None:
         print(f"error: unknown command '{argv[0]}' (commands: {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
+    return guarded(cmd, argv[1:])
+
+
+def guarded(cmd, args, interrupted: str = "interrupted: rerun the same command to resume") -> int:
+    """Run a command: user errors become one `error:` line and their exit code; bugs one line too
+    (the traceback with AMPCAP_DEBUG=1)."""
     try:
-        return cmd(argv[1:])
+        return cmd(args)
     except AmpcapError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
     except OSError as e:
         print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)

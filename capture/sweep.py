@@ -10,7 +10,7 @@ import numpy as np
 from .errors import ConfigError
 from .knobs import KnobSet
 
-DESIGNS = ("grid", "random", "sobol", "lhs", "oat", "line")
+DESIGNS = ("grid", "random", "sobol", "lhs", "oat", "line", "single")
 
 
 def _round(v):
@@ -60,7 +60,9 @@ def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
     disc = [n for n in vary if knobs[n].discrete]
     rng = np.random.default_rng([seed, 7])
 
-    if design in ("random", "sobol", "lhs"):
+    if design == "single":  # one setting (knob defaults + fixed), no held-out: a snapshot capture
+        train, held = [dict(fixed)], []
+    elif design in ("random", "sobol", "lhs"):
         if n_train < 1:
             raise ConfigError(f"sweep.n_train: {n_train} must be at least 1")
         if not vary:

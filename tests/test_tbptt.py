@@ -36,9 +36,9 @@ def test_update_windows_carry_state(monkeypatch):
     seen = []
     orig = t._update
 
-    def spy(x, c, y, h, s):
+    def spy(x, c, y, h, s, w):
         seen.append(np.asarray(h).copy())
-        return orig(x, c, y, h, s)
+        return orig(x, c, y, h, s, w)
 
     t._update = spy
     x, c, y = data([0.5], 450, 0)

@@ -1,0 +1,109 @@
+"""Plots of a run: loss curves, test ESR against each knob, target vs prediction spectra and a
+waveform overlay (PNG, matplotlib's non-interactive backend)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_loss(path: Path, history: list[dict]) -> None:
+    plt = _plt()
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.semilogy(ep, [h["train_loss"] for h in history], label="training loss")
+    ax.semilogy(ep, [h["val_esr"] for h in history], label="validation ESR")
+    ax.semilogy(ep, [h["val_esr_pre"] for h in history], label="validation ESR (pre-emphasised)", alpha=0.6)
+    best = int(np.argmin([h["val_esr"] for h in history]))
+    ax.axvline(ep[best], color="grey", ls=":", label=f"best (epoch {ep[best]})")
+    ax2 = ax.twinx()
+    ax2.step(ep, [h["lr"] for h in history], where="post", color="black", alpha=0.3)
+    ax2.set_ylabel("learning rate")
+    ax2.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_esr_vs_knobs(path: Path, metrics: dict, knobs: list[dict]) -> None:
+    plt = _plt()
+    shown = knobs or [{"name": "setting", "kind": "none"}]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown) + 1, 3.4), squeeze=False)
+    for ax, k in zip(axes[0], shown):
+        for key, style in (("train_settings", dict(marker="o", color="C0", label="training settings")),
+                           ("heldout", dict(marker="s", color="C3", label="held-out settings"))):
+            m = metrics.get(key)
+            if not m:
+                continue
+            xs = [r["knobs"].get(k["name"], 0) if k["kind"] != "none" else i for i, r in enumerate(m["per_setting"])]
+            ax.scatter(xs, [r["esr"] for r in m["per_setting"]], s=24, **style)
+        ax.set_xlabel(k["name"])
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test ESR")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("test-audio ESR against each knob")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_spectra(path: Path, data, pred: np.ndarray, names: list[str], sr: int, n: int = 4) -> None:
+    from scipy.signal import welch
+
+    plt = _plt()
+    n = min(n, len(data.settings))
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 0.5, 3.4), squeeze=False, sharey=True)
+    for i, ax in enumerate(axes[0]):
+        f, py = welch(data.y[i], sr, nperseg=4096)
+        _, pp = welch(pred[i], sr, nperseg=4096)
+        ax.semilogx(f[1:], 10 * np.log10(py[1:] + 1e-20), label="target")
+        ax.semilogx(f[1:], 10 * np.log10(pp[1:] + 1e-20), label="prediction", alpha=0.8)
+        ax.set_title(", ".join(f"{k}={data.settings[i]['knobs'][k]}" for k in names) or "fixed setting", fontsize=8)
+        ax.set_xlabel("Hz")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("power (dB)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_waveform(path: Path, data, pred: np.ndarray, sr: int, ms: float = 25.0) -> None:
+    plt = _plt()
+    y, p = data.y[0], pred[0]
+    n = int(sr * ms / 1000)
+    energy = np.convolve(y ** 2, np.ones(n), mode="valid")
+    a = int(np.argmax(energy))
+    t = np.arange(n) / sr * 1000
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.plot(t, y[a: a + n], label="target")
+    ax.plot(t, p[a: a + n], label="prediction", alpha=0.8)
+    ax.plot(t, y[a: a + n] - p[a: a + n], label="difference", alpha=0.6, color="grey")
+    ax.set_xlabel(f"ms (from {a / sr:.2f} s into the test audio)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_all(out: Path, history, metrics, preds, data, knobs, sr, head_key) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    names = [k["name"] for k in knobs]
+    plot_loss(out / "loss.png", history)
+    plot_esr_vs_knobs(out / "esr_vs_knob.png", metrics, knobs)
+    plot_spectra(out / "spectrum.png", data[head_key], preds[head_key], names, sr)
+    plot_waveform(out / "waveform.png", data[head_key], preds[head_key], sr)
