@@ -55,14 +55,16 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         bar.close()
         seconds = time.perf_counter() - t0
         samples = n_batches * min(B, len(x)) * x.shape[1]
+        t1 = time.perf_counter()
         v, _ = evaluate(model, val, sample_rate, pre_emphasis, t["eval_chunk"], t["eval_overlap"])
+        val_seconds = time.perf_counter() - t1
         val_esr = v["esr"]
         improved = state["best_val"] is None or val_esr < state["best_val"]
         state["epoch"] = epoch + 1
         state["train_seconds"] += seconds
         state["trained_samples"] += samples
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_esr": val_esr,
-               "val_esr_pre": v["esr_pre"], "lr": float(state["lr"]), "seconds": round(seconds, 2),
+               "val_esr_pre": v["esr_pre"], "lr": float(state["lr"]), "seconds": round(seconds, 2), "val_seconds": round(val_seconds, 2),
                "samples_per_s": round(samples / seconds, 1)}
         state["history"].append(row)
         if improved:

@@ -106,4 +106,11 @@ def test_parse_shard():
 
 
 def test_all_designs_listed():
-    assert set(DESIGNS) == {"grid", "random", "sobol", "lhs", "oat", "line"}
+    assert set(DESIGNS) == {"grid", "random", "sobol", "lhs", "oat", "line", "single"}
+
+
+def test_single_is_one_setting_at_the_defaults_and_fixed_values():
+    p = plan(KNOBS, {"design": "single", "fixed": {"gain": 7.5, "channel": "clean"}})
+    assert [s["split"] for s in p] == ["train"]
+    expect = {k.name: k.default for k in KNOBS} | {"gain": 7.5, "channel": "clean"}
+    assert p[0]["knobs"] == expect
