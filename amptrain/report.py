@@ -69,7 +69,6 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
         **metrics,
     }
     write_json(run / "metrics.json", out)
-    head = metrics["heldout"] or metrics["train_settings"]
     head_key = "heldout" if metrics["heldout"] else "train_settings"
     plot_all(run / "plots", state["history"], metrics, preds, data, knobs, sr, head_key)
     # WAV renders: target vs prediction on the test audio at (some) held-out test settings

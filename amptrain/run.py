@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from capture import dataset as ds
-from capture.config import compose, to_dict, validate
+from capture.config import changed_keys, compose, to_dict, validate
 from capture.errors import ConfigError, DatasetError
 
 from . import checkpoint
@@ -24,16 +24,6 @@ RUN_VERSION = 1
 # keys that may change when a run is resumed (they only say how long or how loudly to train)
 RESUMABLE_CHANGES = {"trainer.resume", "trainer.progress", "trainer.max_epochs", "trainer.max_minutes",
                      "trainer.patience", "run_dir", "runs_dir"}
-
-
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def capture_command(d: dict) -> str:
@@ -125,8 +115,7 @@ def check_resume(run: Path, cfg: dict, manifest: dict, knobs: list[dict]) -> Non
     if old_cfg["knobs"] != knobs:
         raise DatasetError(f"dataset knobs ({', '.join(new_names) or 'none'}) do not match the model's "
                            f"({', '.join(old_names) or 'none'}) in {run}; train a new run for this dataset")
-    a, b = _flat(old_cfg["config"]), _flat(cfg)
-    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
+    changed = changed_keys(old_cfg["config"], cfg, RESUMABLE_CHANGES)
     if changed:
         raise ConfigError(f"{run} was started with a different config (changed: {', '.join(changed[:4])}); "
                           "start a new run instead of trainer.resume=true")

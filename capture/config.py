@@ -148,5 +148,22 @@ def validate(cfg: DictConfig, schema: type) -> DictConfig:
     return merged
 
 
+def flatten(d: dict | None, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}: config keys as a user types them."""
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def changed_keys(old: dict | None, new: dict | None, ignore: set = frozenset()) -> list[str]:
+    """Dotted keys whose values differ between two configs (for 'changed: ...' messages)."""
+    a, b = flatten(old), flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in ignore)
+
+
 def to_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dataset as ds
-from .config import CaptureConfig, to_dict, validate
+from .config import CaptureConfig, changed_keys, to_dict, validate
 from .errors import CaptureFailed, ConfigError, DatasetError, PluginError
 from .host import Amp, make_amp, render_setting
 from .signals import Signal, builtin_signal, file_signal
@@ -50,16 +50,6 @@ def capture_config(cfg: dict, amp: Amp, signal: Signal) -> dict:
 
 def config_sha(c: dict) -> str:
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -187,8 +177,7 @@ def open_dataset(root: Path, key_cfg: dict, overwrite: bool) -> dict | None:
     if not overwrite:
         if old is None:
             raise DatasetError(f"out={root}: directory exists and is not a dataset of this capture; pick another out=... or pass overwrite=true")
-        a, b = _flat(old.get("config")), _flat(key_cfg)
-        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        changed = changed_keys(old.get("config"), key_cfg)
         raise DatasetError(f"out={root}: holds a capture with a different config (changed: {', '.join(changed[:4]) or 'plugin or signal'}); "
                            "pass overwrite=true to replace it or choose out=...")
     for name in (ds.MANIFEST, ds.INPUT):
