@@ -1,5 +1,6 @@
 """Command line: `python -m amptrain [--config-dir DIR] [overrides]` trains (every argument is a
-Hydra override of conf/train.yaml, e.g. +experiment=gain_sweep)."""
+Hydra override of conf/train.yaml, e.g. +experiment=gain_sweep); `sample`, `export` and `knobs` use a
+trained model (amptrain/sample.py)."""
 from __future__ import annotations
 
 import os
@@ -7,9 +8,15 @@ import sys
 
 from capture.cli import guarded, split_config_dir
 
-USAGE = """usage: python -m amptrain [--config-dir DIR] [overrides]
+USAGE = """usage: python -m amptrain [train] [--config-dir DIR] [overrides]
+       python -m amptrain sample run=RUN input=DI.wav output=OUT.wav [knobs.NAME=VALUE ...] [mode=chunked|sequential|streaming]
+       python -m amptrain export run=RUN format=nam|proteus|rtneural|keras [knobs.NAME=VALUE ...] [output=FILE]
+       python -m amptrain knobs run=RUN
 
 Trains a knob-conditioned LSTM on a captured dataset; results go to outputs/runs/<name>/<time>/.
+RUN is a run directory (or its model.keras). A knob value is a number or choice (knobs.gain=7.3),
+automation as seconds:value pairs (knobs.gain=0:2,4.5:9), or a list that renders one file per value
+plus a plot (knobs.gain=[2,5,8]).
 
 experiments (+experiment=NAME): gain_sweep, full_amp, static, nolly_gain_sweep, nolly_full
 groups: dataset=builtin|nolly|path  model=lstm8|lstm16|lstm32|lstm64|film32  loss=esr_dc|esr_dc_stft
@@ -19,6 +26,8 @@ examples:
   python -m amptrain +experiment=full_amp model=lstm64 trainer.max_minutes=30
   python -m amptrain +experiment=gain_sweep trainer.resume=true         continue the latest run
   python -m amptrain dataset=path dataset.path=outputs/datasets/mine   any captured dataset
+  python -m amptrain sample run=outputs/runs/gain_sweep input=di.wav output=out.wav knobs.gain=7.3
+  python -m amptrain export run=outputs/runs/gain_sweep format=nam knobs.gain=6
 """
 
 
@@ -54,11 +63,24 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _model_command(name: str):
+    def run(args):
+        from . import sample
+
+        if any(a in ("-h", "--help") for a in args):
+            print(USAGE)
+            return 0
+        return getattr(sample, f"cmd_{name}")(args, log=lambda m: print(m, file=sys.stderr))
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if argv and argv[0] in ("sample", "export", "knobs"):
+        return guarded(_model_command(argv[0]), argv[1:], "interrupted: nothing was written")
     if argv and argv[0] == "train":
         argv = argv[1:]
     return guarded(cmd_train, argv, "interrupted: continue with the same command plus trainer.resume=true")

@@ -33,7 +33,7 @@ class FiLM(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ampcap")
-class AmpModel(keras.Model):
+class AmpNet(keras.Model):
     """inputs: (audio (B,T,1), cond (B,T,C), h (B,H), c (B,H)) -> (y (B,T,1), h, c)."""
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
@@ -67,7 +67,7 @@ class AmpModel(keras.Model):
         z = ops.zeros((batch, self.hidden_size))
         return z, z
 
-    def build_weights(self) -> "AmpModel":
+    def build_weights(self) -> "AmpNet":
         """Create the weights by one call on a tiny input (needed before loading or counting)."""
         z = ops.zeros((1, 2, 1))
         self((z, ops.zeros((1, 2, self.n_cond)), *self.zero_state(1)))

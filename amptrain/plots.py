@@ -107,3 +107,34 @@ def plot_all(out: Path, history, metrics, preds, data, knobs, sr, head_key) -> N
     plot_esr_vs_knobs(out / "esr_vs_knob.png", metrics, knobs)
     plot_spectra(out / "spectrum.png", data[head_key], preds[head_key], names, sr)
     plot_waveform(out / "waveform.png", data[head_key], preds[head_key], sr)
+
+
+def plot_knob_grid(path: Path, name: str, values: list, renders: list[np.ndarray], sr: int) -> None:
+    """A knob grid render: loudness (RMS, dBFS) against the knob's value, and each value's spectrum,
+    so a user can see how smoothly the model interpolates. Written atomically."""
+    from scipy.signal import welch
+
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    rms = [10 * np.log10(np.mean(np.square(y, dtype=np.float64)) + 1e-12) for y in renders]
+    numeric = all(isinstance(v, (int, float)) for v in values)
+    pos = values if numeric else list(range(len(values)))
+    a1.plot(pos, rms, "o-")
+    if not numeric:
+        a1.set_xticks(pos, [str(v) for v in values])
+    a1.set_xlabel(name)
+    a1.set_ylabel("RMS level (dBFS)")
+    a1.set_title(f"loudness against {name}")
+    cmap = plt.get_cmap("viridis")
+    for i, (v, y) in enumerate(zip(values, renders)):
+        f, p = welch(y, sr, nperseg=min(4096, len(y)))
+        a2.semilogx(f[1:], 10 * np.log10(p[1:] + 1e-20), color=cmap(i / max(1, len(values) - 1)), label=f"{name}={v}")
+    a2.set_xlabel("frequency (Hz)")
+    a2.set_ylabel("power (dB/Hz)")
+    a2.set_title("spectrum per value")
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)

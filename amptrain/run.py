@@ -163,7 +163,7 @@ def train(cfg_in, log=print, config_dir: str | None = None) -> Path:
 
     from .data import load_split, varying_knobs
     from .losses import make_loss
-    from .model import AmpModel
+    from .model import AmpNet
     from .tbptt import TBPTT
 
     sr = int(manifest["sample_rate"])
@@ -199,7 +199,7 @@ def train(cfg_in, log=print, config_dir: str | None = None) -> Path:
 
     keras.utils.set_random_seed(t["seed"])
     with strategy.scope():
-        model = AmpModel(hidden_size=cfg["model"]["hidden_size"], n_cond=train_data.cond.shape[1],
+        model = AmpNet(hidden_size=cfg["model"]["hidden_size"], n_cond=train_data.cond.shape[1],
                          conditioning=cfg["model"]["conditioning"], film_units=cfg["model"]["film_units"],
                          skip=cfg["model"]["skip"], knobs=knobs, sample_rate=sr, fixed_knobs=fixed).build_weights()
         optimizer = keras.optimizers.Adam(t["learning_rate"], clipnorm=t["clipnorm"])

@@ -28,7 +28,7 @@ def main() -> None:
     import numpy as np
 
     from amptrain.losses import make_loss
-    from amptrain.model import AmpModel
+    from amptrain.model import AmpNet
     from amptrain.tbptt import TBPTT
 
     strategies = {"1 device": tf.distribute.get_strategy(),
@@ -42,7 +42,7 @@ def main() -> None:
             y = np.tanh(2 * x)
             for name, strategy in strategies.items():
                 with strategy.scope():
-                    m = AmpModel(hidden_size=hidden, n_cond=1).build_weights()
+                    m = AmpNet(hidden_size=hidden, n_cond=1).build_weights()
                     opt = keras.optimizers.Adam(1e-3)
                 t = TBPTT(m, opt, make_loss("aw"), 200, 1000, strategy=strategy)
                 t.batch(x[:, :2200], c, y[:, :2200])  # trace + compile

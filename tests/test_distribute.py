@@ -16,14 +16,14 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from amptrain.model import AmpModel
+from amptrain.model import AmpNet
 from amptrain.tbptt import TBPTT
 from amptrain.losses import make_loss
 
 def run(strategy):
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        m = AmpModel(hidden_size=8, n_cond=1).build_weights()
+        m = AmpNet(hidden_size=8, n_cond=1).build_weights()
         opt = keras.optimizers.Adam(3e-3)
     t = TBPTT(m, opt, make_loss("hp"), warmup=50, window=200, strategy=strategy)
     rng = np.random.default_rng(1)

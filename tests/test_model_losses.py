@@ -69,9 +69,9 @@ def test_conditioning_features():
 def test_model_round_trip_keras_file(tmp_path, mode):
     import keras
 
-    from amptrain.model import AmpModel
+    from amptrain.model import AmpNet
 
-    m = AmpModel(hidden_size=8, n_cond=3, conditioning=mode, knobs=KNOBS).build_weights()
+    m = AmpNet(hidden_size=8, n_cond=3, conditioning=mode, knobs=KNOBS).build_weights()
     rng = np.random.default_rng(0)
     for w in m.weights:  # FiLM's projection starts at zero: randomise so the test can see it
         w.assign(rng.normal(0, 0.3, w.shape).astype("float32"))
@@ -91,9 +91,9 @@ def test_model_round_trip_keras_file(tmp_path, mode):
 
 def test_state_carried_across_chunks_equals_one_pass():
     """TBPTT relies on this: two chunks with the state carried give the one-pass result."""
-    from amptrain.model import AmpModel
+    from amptrain.model import AmpNet
 
-    m = AmpModel(hidden_size=8, n_cond=3).build_weights()
+    m = AmpNet(hidden_size=8, n_cond=3).build_weights()
     rng = np.random.default_rng(1)
     x = rng.uniform(-0.5, 0.5, (1, 400, 1)).astype("float32")
     c = np.repeat(rng.uniform(0, 1, (1, 1, 3)), 400, axis=1).astype("float32")
@@ -107,7 +107,7 @@ def test_state_carried_across_chunks_equals_one_pass():
 
 
 def test_bad_conditioning_mode():
-    from amptrain.model import AmpModel
+    from amptrain.model import AmpNet
 
     with pytest.raises(ValueError, match="model.conditioning"):
-        AmpModel(conditioning="attention", n_cond=2)
+        AmpNet(conditioning="attention", n_cond=2)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from amptrain.losses import esr, make_loss
-from amptrain.model import AmpModel
+from amptrain.model import AmpNet
 from amptrain.tbptt import TBPTT, predict
 
 
@@ -31,7 +31,7 @@ def test_update_windows_carry_state(monkeypatch):
     """The state handed to each window is the one the previous window ended with."""
     import keras
 
-    m = AmpModel(hidden_size=4, n_cond=1).build_weights()
+    m = AmpNet(hidden_size=4, n_cond=1).build_weights()
     t = TBPTT(m, keras.optimizers.SGD(0.0), make_loss("none"), warmup=50, window=100)
     seen = []
     orig = t._update
@@ -56,7 +56,7 @@ def test_short_training_improves_heldout_esr():
 
     tf.random.set_seed(0)
     keras.utils.set_random_seed(0)
-    m = AmpModel(hidden_size=16, n_cond=1).build_weights()
+    m = AmpNet(hidden_size=16, n_cond=1).build_weights()
     t = TBPTT(m, keras.optimizers.Adam(5e-3), make_loss("hp"), warmup=100, window=500)
     xt, ct, yt = data([0.0, 0.25, 0.5, 0.75, 1.0], 4100, 1)
     xh, ch, yh = data([0.125, 0.625, 0.875], 4000, 2)  # held-out gains, unseen audio

@@ -35,7 +35,7 @@ def small_dataset(tmp_path_factory):
 def test_every_experiment_composes_and_builds_a_model(name):
     from amptrain.config import TrainConfig, check
     from amptrain.conditioning import n_features
-    from amptrain.model import AmpModel
+    from amptrain.model import AmpNet
     from capture.host import make_amp
     from capture.knobs import knob_from_config
 
@@ -51,7 +51,7 @@ def test_every_experiment_composes_and_builds_a_model(name):
     if cfg["dataset"]["sweep"] == "gain_sweep":
         knobs = [k for k in knobs if k["name"] == "gain"]
     n_cond = 0 if cfg["model"]["conditioning"] == "none" else n_features(knobs)
-    m = AmpModel(hidden_size=cfg["model"]["hidden_size"], n_cond=n_cond, conditioning=cfg["model"]["conditioning"],
+    m = AmpNet(hidden_size=cfg["model"]["hidden_size"], n_cond=n_cond, conditioning=cfg["model"]["conditioning"],
                  knobs=knobs).build_weights()
     assert m.count_params() > 4 * cfg["model"]["hidden_size"] ** 2
     assert (m.conditioning == "none") == (name == "static")
@@ -127,7 +127,7 @@ def test_builtin_dataset_is_captured_then_a_complete_run_written(tmp_path):
 
     from amptrain.data import load_split
     from amptrain.evaluate import evaluate
-    from amptrain.model import AmpModel
+    from amptrain.model import AmpNet
     from capture.dataset import read_manifest
 
     model = keras.saving.load_model(run / "model.keras")
@@ -137,7 +137,7 @@ def test_builtin_dataset_is_captured_then_a_complete_run_written(tmp_path):
     again, _ = evaluate(model, heldout, 48000, "aw")
     assert again["esr"] == pytest.approx(m["heldout"]["esr"], rel=1e-5)
     keras.utils.set_random_seed(0)  # the untrained model this run started from
-    fresh = AmpModel.from_config(model.get_config()).build_weights()
+    fresh = AmpNet.from_config(model.get_config()).build_weights()
     untrained, _ = evaluate(fresh, heldout, 48000, "aw")
     assert m["heldout"]["esr"] < 0.5 * untrained["esr"], (m["heldout"]["esr"], untrained["esr"])
 

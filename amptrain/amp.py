@@ -1,0 +1,193 @@
+"""A trained amp as a user sees it: `AmpModel.load(run_dir_or_file)`, its knobs, and `render(x,
+gain=7.3)` at any setting, with knobs fixed, per-sample or automated, offline or streaming."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from capture.errors import AmpcapError, ConfigError
+from capture.knobs import Knob
+
+from .automation import DEFAULT_SMOOTH_MS, knob_values, smooth
+from .conditioning import encode
+
+MODEL_FILE = "model.keras"
+REGISTERED = "ampcap>AmpNet"
+MODES = ("chunked", "sequential", "streaming")
+
+
+class ModelError(AmpcapError):
+    """A model file or run directory is missing, damaged or not ours."""
+
+
+def model_path(path) -> Path:
+    """A run directory (holding model.keras), an experiment's runs folder (its newest finished run),
+    or a .keras file -> the .keras file."""
+    p = Path(path)
+    if p.is_dir():
+        f = p / MODEL_FILE
+        if f.exists():
+            return f
+        runs = sorted(d / MODEL_FILE for d in p.iterdir() if (d / MODEL_FILE).is_file())
+        if runs:
+            return runs[-1]
+        raise ModelError(f"{p}: no {MODEL_FILE} here or in its run folders (is it a finished training run? "
+                         f"runs are under outputs/runs/<name>/<time>/)")
+    if not p.exists():
+        raise ModelError(f"{p}: no such model file or run directory")
+    return p
+
+
+def _check_keras_file(f: Path) -> None:
+    """Refuse anything but a .keras archive holding one of our models, before Keras reads it."""
+    try:
+        with zipfile.ZipFile(f) as z:
+            cfg = json.loads(z.read("config.json"))
+            if "model.weights.h5" not in z.namelist():
+                raise ModelError(f"{f}: the model file has no weights (model.weights.h5 missing)")
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{f}: not a .keras model file (damaged or another format)") from None
+    if not isinstance(cfg, dict) or cfg.get("registered_name") != REGISTERED:
+        name = cfg.get("registered_name") or cfg.get("class_name") if isinstance(cfg, dict) else None
+        raise ModelError(f"{f}: not an ampcap amp model (it holds {name or 'something else'})")
+
+
+def load_net(path):
+    """Load our Keras network from a run directory or .keras file: validated first, safe mode (no
+    code in the file is run), one-line errors."""
+    f = model_path(path)
+    _check_keras_file(f)
+    from .cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    from . import model as _  # noqa: F401 - registers our layers
+
+    try:
+        net = keras.saving.load_model(f, compile=False, safe_mode=True)
+    except Exception as e:  # a truncated weights file, a config that does not build, ...
+        raise ModelError(f"{f}: the model file could not be loaded ({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None
+    return net
+
+
+class AmpModel:
+    """A trained knob-conditioned amp: `knobs`, `render`, `stream`."""
+
+    def __init__(self, net, source_file: Path | None = None):
+        self.net = net
+        self.source_file = source_file  # the .keras file it was loaded from (None if built in memory)
+        self.knobs = [Knob.from_json(k) for k in net.knobs]
+        self.fixed_knobs = dict(net.fixed_knobs)
+        self.sample_rate = int(net.sample_rate)
+
+    @classmethod
+    def load(cls, path) -> "AmpModel":
+        return cls(load_net(path), model_path(path))
+
+    @property
+    def knob_names(self) -> list[str]:
+        return [k.name for k in self.knobs]
+
+    def __repr__(self) -> str:
+        ks = ", ".join(f"{k.name}={k.default}" for k in self.knobs) or "no knobs"
+        return f"AmpModel({self.source_file or 'in memory'}: {self.net.hidden_size} units, {self.net.conditioning}; {ks})"
+
+    def describe(self) -> list[dict]:
+        """One row per knob: name, range or choices, default (fixed knobs say so)."""
+        rows = [{"name": k.name, "range": f"{k.min:g}..{k.max:g}" if not k.discrete else " | ".join(map(str, k.choices)),
+                 "unit": k.unit, "default": k.default} for k in self.knobs]
+        rows += [{"name": n, "range": "fixed", "unit": "", "default": v} for n, v in self.fixed_knobs.items()]
+        return rows
+
+    def check_knobs(self, values: dict) -> None:
+        """Unknown names and fixed knobs set to other values are errors that list what there is."""
+        for name, v in values.items():
+            if name in self.knob_names:
+                continue
+            if name in self.fixed_knobs:
+                fixed = self.fixed_knobs[name]
+                if isinstance(v, (str, int, float)) and (v == fixed or str(v).lower() == str(fixed).lower()):
+                    continue
+                raise ConfigError(f"knob '{name}' was fixed at {fixed} in the training data; this model "
+                                  f"cannot follow it (knobs: {', '.join(self.knob_names) or 'none'})")
+            raise ConfigError(f"unknown knob '{name}' (knobs: {', '.join(self.knob_names) or 'none'})")
+
+    def features(self, n: int, values: dict, smooth_ms: float = DEFAULT_SMOOTH_MS) -> np.ndarray:
+        """Conditioning input for n samples: (C,) when every knob is fixed, else a smoothed (n, C)
+        track. Missing knobs take their default."""
+        self.check_knobs(values)
+        vals = {k.name: knob_values(k, values.get(k.name, k.default), n, self.sample_rate) for k in self.knobs}
+        specs = [k.to_json() for k in self.knobs]
+        if all(np.ndim(v) == 0 for v in vals.values()):
+            return encode(specs, vals)
+        return smooth(encode(specs, vals, n), self.sample_rate, smooth_ms)
+
+    def render(self, x: np.ndarray, *, mode: str = "chunked", smooth_ms: float = DEFAULT_SMOOTH_MS,
+               chunk: int | None = None, overlap: int | None = None, progress: bool = False, **knobs) -> np.ndarray:
+        """The amp's output for mono float audio x at the model's sample rate. A knob is a value, a
+        per-sample array, or automation [(seconds, value), ...]."""
+        from .render import DEFAULT_OVERLAP, Stream, render_chunked, render_sequential
+
+        x = check_audio(x)
+        if mode not in MODES:
+            raise ConfigError(f"mode '{mode}' is not one of {', '.join(MODES)}")
+        cond = self.features(len(x), knobs, smooth_ms)
+        if len(x) == 0:
+            return x.copy()
+        if mode == "sequential":
+            return render_sequential(self.net, x, cond)
+        if mode == "streaming":
+            s, out, block = Stream(self.net), [], 4096
+            track = cond.ndim == 2
+            for i in range(0, len(x), block):
+                out.append(s.process(x[i: i + block], cond[i: i + block] if track else cond))
+            return np.concatenate(out)
+        return render_chunked(self.net, x[None], cond[None], chunk=chunk,
+                              overlap=DEFAULT_OVERLAP if overlap is None else overlap, progress=progress)[0]
+
+    def stream(self, smooth_ms: float = DEFAULT_SMOOTH_MS) -> "AmpStream":
+        return AmpStream(self, smooth_ms)
+
+
+class AmpStream:
+    """Live use: `process(block, gain=...)` with the LSTM state and the knob smoother carried between
+    blocks, so the result equals an offline render of the joined blocks with the same knob track."""
+
+    def __init__(self, amp: AmpModel, smooth_ms: float = DEFAULT_SMOOTH_MS):
+        from .render import Stream
+
+        self.amp, self.smooth_ms = amp, smooth_ms
+        self._stream = Stream(amp.net)
+        self._last = None  # the smoothed features at the end of the previous block
+
+    def reset(self) -> None:
+        self._stream.reset()
+        self._last = None
+
+    def process(self, block: np.ndarray, **knobs) -> np.ndarray:
+        x = check_audio(block)
+        target = self.amp.features(len(x), knobs, 0.0)
+        track = np.broadcast_to(target, (len(x), len(target) if target.ndim == 1 else target.shape[1]))
+        if len(x) == 0:
+            return x.copy()
+        start = track[0] if self._last is None else self._last
+        cond = smooth(track, self.amp.sample_rate, self.smooth_ms, start=start)
+        self._last = cond[-1].astype(np.float64)
+        return self._stream.process(x, cond)
+
+
+def check_audio(x) -> np.ndarray:
+    """Mono float audio as float32 (T,); one-line errors for anything else."""
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ConfigError(f"audio must be mono, one dimension (T,); got shape {a.shape} (mix or pick a channel first)")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ConfigError(f"audio must be float samples in [-1, 1], got {a.dtype} (integer PCM: divide by its full scale)")
+    a = a.astype(np.float32)
+    if not np.all(np.isfinite(a)):
+        raise ConfigError("audio holds NaN or infinite samples")
+    return a

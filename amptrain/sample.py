@@ -1,0 +1,230 @@
+"""`python -m amptrain sample|export|knobs key=value ...`: render a DI file through a trained model at any
+knob setting (fixed, automated, or a grid of values), export it for real-time players, list its knobs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from capture.errors import ConfigError, SignalError
+
+from .automation import DEFAULT_SMOOTH_MS
+
+SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress"}
+EXPORT_KEYS = {"run", "format", "output"}
+
+
+def parse_args(args: list[str], allowed: set[str], command: str) -> tuple[dict, dict]:
+    """key=value arguments -> (options, knobs); knobs come as knobs.NAME=VALUE."""
+    opts, knobs = {}, {}
+    for a in args:
+        if "=" not in a:
+            raise ConfigError(f"{command}: '{a}' is not key=value (keys: {', '.join(sorted(allowed))}, knobs.NAME)")
+        key, value = a.split("=", 1)
+        if key.startswith("knobs."):
+            name = key[len("knobs."):]
+            if not name:
+                raise ConfigError(f"{command}: '{a}': give the knob's name, as knobs.gain=7")
+            knobs[name] = parse_knob_value(name, value)
+        elif key in allowed:
+            opts[key] = value
+        else:
+            raise ConfigError(f"{command}: unknown key '{key}' (keys: {', '.join(sorted(allowed))}, knobs.NAME)")
+    return opts, knobs
+
+
+def _scalar(text: str):
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_knob_value(name: str, text: str):
+    """'7.3' -> 7.3; 'lead' -> 'lead'; '[1,3,5]' -> a grid (list of values); '0:2,4.5:8' -> automation
+    [(0, 2), (4.5, 8)] (seconds:value pairs)."""
+    t = text.strip()
+    if t.startswith("[") and t.endswith("]"):
+        values = [_scalar(v) for v in t[1:-1].split(",") if v.strip()]
+        if not values:
+            raise ConfigError(f"knobs.{name}: the list of values is empty")
+        return GridValues(values)
+    if ":" in t:
+        points = []
+        for p in t.split(","):
+            if p.count(":") != 1:
+                raise ConfigError(f"knobs.{name}: automation is seconds:value pairs separated by commas, as 0:2,4.5:8 (got '{p}')")
+            sec, val = p.split(":")
+            points.append((_scalar(sec), _scalar(val)))
+        return points
+    if not t:
+        raise ConfigError(f"knobs.{name}: no value given")
+    return _scalar(t)
+
+
+class GridValues(list):
+    """A knob given as [v1, v2, ...]: render one file per value."""
+
+
+def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
+    """The DI as mono float32 at the model's rate, and the file's own rate. Stereo is mixed to mono,
+    another rate is resampled (both said in the log); empty, NaN or unreadable files are refused."""
+    import soundfile as sf
+
+    if not path.exists():
+        raise SignalError(f"input: {path}: no such file")
+    try:
+        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
+        raise SignalError(f"input: {path}: not a readable audio file ({' '.join(str(e).split())[:120]})") from None
+    if audio.shape[0] == 0:
+        raise SignalError(f"input: {path}: the file holds no samples")
+    if not np.all(np.isfinite(audio)):
+        raise SignalError(f"input: {path}: the file holds NaN or infinite samples")
+    if audio.shape[1] > 1:
+        log(f"input: {path.name} has {audio.shape[1]} channels; rendering their mix (mono)")
+        audio = audio.mean(axis=1, keepdims=True)
+    x = audio[:, 0]
+    if sr != model_rate:
+        log(f"input: {path.name} is at {sr} Hz, the model at {model_rate} Hz; resampling in and back out")
+        x = resample(x, sr, model_rate)
+    return x.astype(np.float32), int(sr)
+
+
+def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(from_rate), int(to_rate))
+    return resample_poly(x, to_rate // g, from_rate // g).astype(np.float32)
+
+
+def check_output(path: Path, suffixes: tuple[str, ...]) -> Path:
+    if path.suffix.lower() not in suffixes:
+        raise ConfigError(f"output: {path} should end in {' or '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"output: the directory {path.parent} does not exist (create it first)")
+    if path.is_dir():
+        raise ConfigError(f"output: {path} is a directory; give a file name")
+    return path
+
+
+def cmd_sample(args: list[str], log) -> int:
+    from capture.dataset import write_wav
+
+    from .amp import MODES, AmpModel
+
+    opts, knobs = parse_args(args, SAMPLE_KEYS, "sample")
+    for key in ("run", "input", "output"):
+        if key not in opts:
+            raise ConfigError(f"sample: {key}=... is required (python -m amptrain sample run=RUN_DIR input=DI.wav output=OUT.wav knobs.NAME=VALUE)")
+    mode = opts.get("mode", "chunked")
+    if mode not in MODES:
+        raise ConfigError(f"sample: mode '{mode}' is not one of {', '.join(MODES)}")
+    smooth_ms = _float(opts.get("smooth_ms", DEFAULT_SMOOTH_MS), "smooth_ms")
+    progress = opts.get("progress", "true").lower() not in ("0", "false", "no")
+    out = check_output(Path(opts["output"]), (".wav",))
+    grid = [(n, v) for n, v in knobs.items() if isinstance(v, GridValues)]
+    if len(grid) > 1:
+        raise ConfigError(f"sample: only one knob may be a list of values (got {', '.join(n for n, _ in grid)})")
+    amp = AmpModel.load(opts["run"])
+    amp.check_knobs(knobs)
+    x, in_rate = read_di(Path(opts["input"]), amp.sample_rate, log)
+    n_in = int(round(len(x) * in_rate / amp.sample_rate))
+
+    def render(values: dict) -> np.ndarray:
+        y = amp.render(x, mode=mode, smooth_ms=smooth_ms, progress=progress, **values)
+        if in_rate != amp.sample_rate:
+            y = resample(y, amp.sample_rate, in_rate)
+        y = np.pad(y[:n_in], (0, max(0, n_in - len(y))))
+        peak = float(np.max(np.abs(y))) if len(y) else 0.0
+        if peak > 1.0:
+            log(f"note: the output peaks at {peak:.2f} (above full scale); it is written as float, unclipped")
+        return y.astype(np.float32)
+
+    if not grid:
+        write_wav(out, render(knobs), in_rate)
+        log(f"wrote {out} ({n_in / in_rate:.1f} s at {in_rate} Hz; {describe(amp, knobs)})")
+        return 0
+    name, values = grid[0]
+    knob = next(k for k in amp.knobs if k.name == name)
+    values = [knob.check(v, f"knob '{name}'") for v in values]  # all checked before any file is written
+    renders, files = [], []
+    for v in values:
+        y = render({**knobs, name: v})
+        f = out.with_name(f"{out.stem}_{name}-{_tag(v)}{out.suffix}")
+        write_wav(f, y, in_rate)
+        renders.append(y)
+        files.append(f)
+        log(f"wrote {f}")
+    from .plots import plot_knob_grid
+
+    png = out.with_name(f"{out.stem}_{name}.png")
+    plot_knob_grid(png, name, values, renders, in_rate)
+    log(f"wrote {png} (loudness and spectrum against {name})")
+    return 0
+
+
+def _tag(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _float(text, key: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise ConfigError(f"{key}: '{text}' is not a number") from None
+    if not v >= 0:
+        raise ConfigError(f"{key}: must be >= 0")
+    return v
+
+
+def describe(amp, knobs: dict) -> str:
+    parts = []
+    for k in amp.knobs:
+        v = knobs.get(k.name, k.default)
+        parts.append(f"{k.name}={'automated' if isinstance(v, list) else v}")
+    return ", ".join(parts) or "no knobs"
+
+
+def cmd_export(args: list[str], log) -> int:
+    from .amp import AmpModel
+    from .export import FORMATS, export
+
+    opts, knobs = parse_args(args, EXPORT_KEYS, "export")
+    for key in ("run", "format"):
+        if key not in opts:
+            raise ConfigError(f"export: {key}=... is required (python -m amptrain export run=RUN_DIR format={'|'.join(FORMATS)})")
+    fmt = opts["format"]
+    if fmt not in FORMATS:
+        raise ConfigError(f"export: format '{fmt}' is not one of {', '.join(FORMATS)}")
+    for n, v in knobs.items():
+        if not isinstance(v, (str, float)):
+            raise ConfigError(f"export: knobs.{n} must be one value (a snapshot), not a list or automation")
+    amp = AmpModel.load(opts["run"])
+    if "output" in opts:
+        out = check_output(Path(opts["output"]), (FORMATS[fmt],))
+    else:
+        base = amp.source_file.parent / "export"
+        tag = "_".join(f"{n}-{_tag(v)}" for n, v in sorted(knobs.items()))
+        out = base / f"model{'_' + tag if tag else ''}{'_' + fmt if fmt in ('proteus', 'rtneural') else ''}{FORMATS[fmt]}"
+    export(amp, fmt, out, knobs, make_dir="output" not in opts)
+    log(f"wrote {out} ({fmt})")
+    return 0
+
+
+def cmd_knobs(args: list[str], log) -> int:
+    from capture.cli import print_table
+
+    from .amp import AmpModel
+
+    opts, _ = parse_args(args, {"run"}, "knobs")
+    if "run" not in opts:
+        raise ConfigError("knobs: run=... is required (python -m amptrain knobs run=RUN_DIR)")
+    amp = AmpModel.load(opts["run"])
+    print_table(amp.describe(), ["name", "range", "unit", "default"])
+    print(f"\n{amp.net.hidden_size} LSTM units, {amp.net.conditioning} conditioning, {amp.sample_rate} Hz", file=sys.stderr)
+    return 0

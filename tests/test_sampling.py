@@ -1,0 +1,273 @@
+"""Rendering a trained model as a user does: AmpModel.load, knobs fixed / per-sample / automated,
+chunked == sequential within -60 dB, streaming == offline, smoothing removes clicks, and the sample
+and knobs commands (files written, one-line errors, nothing half-written)."""
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from amptrain.cli import main as amptrain_main
+
+SR = 48000
+KNOBS = [{"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "default": 5.0, "unit": "dB"},
+         {"name": "channel", "kind": "discrete", "choices": ["clean", "lead"], "default": "clean"}]
+
+
+def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1):
+    """An untrained model with its knob inputs made strong enough to matter audibly."""
+    from amptrain.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    from amptrain.conditioning import n_features
+    from amptrain.model import AmpNet
+
+    keras.utils.set_random_seed(seed)
+    net = AmpNet(hidden_size=hidden, n_cond=n_features(knobs), conditioning=conditioning, skip=skip, knobs=knobs,
+                 sample_rate=SR, fixed_knobs={"bass": 5.0}).build_weights()
+    k, r, b = net.lstm.get_weights()
+    k[0] *= 4.0   # drive the audio input into the nonlinearity
+    k[1:] *= 3.0  # and make the knobs change the sound
+    net.lstm.set_weights([k, r, b])
+    return net
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("run")
+    make_net().save(d / "model.keras")
+    return d
+
+
+@pytest.fixture(scope="module")
+def amp(run_dir):
+    from amptrain import AmpModel
+
+    return AmpModel.load(run_dir)
+
+
+def di(seconds=2.0, seed=0):
+    """Guitar-like test audio: decaying harmonic plucks plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = np.zeros_like(t)
+    for start in np.arange(0, seconds, 0.5):
+        f = rng.uniform(80, 400)
+        env = np.where(t >= start, np.exp(-(t - start) * 3), 0)
+        x += env * sum(np.sin(2 * np.pi * f * k * t) / k for k in (1, 2, 3))
+    return (0.3 * x / np.max(np.abs(x)) + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def db(err, ref):
+    return 10 * np.log10(np.sum((err.astype(np.float64)) ** 2) / np.sum(ref.astype(np.float64) ** 2))
+
+
+def test_load_lists_knobs_and_accepts_run_dir_file_and_runs_folder(run_dir, amp, tmp_path):
+    from amptrain import AmpModel
+
+    assert amp.knob_names == ["gain", "channel"]
+    assert [k.default for k in amp.knobs] == [5.0, "clean"]
+    rows = {r["name"]: r for r in amp.describe()}
+    assert rows["gain"]["range"] == "0..10" and rows["bass"]["range"] == "fixed"
+    assert AmpModel.load(run_dir / "model.keras").knob_names == ["gain", "channel"]
+    runs = tmp_path / "runs" / "gain_sweep"
+    for stamp in ("20260101-000000", "20260102-000000"):
+        (runs / stamp).mkdir(parents=True)
+        (runs / stamp / "model.keras").write_bytes((run_dir / "model.keras").read_bytes())
+    (runs / "20260103-000000").mkdir()  # unfinished: no model yet
+    assert AmpModel.load(runs).source_file == runs / "20260102-000000" / "model.keras"
+
+
+def test_chunked_matches_sequential_within_60_db(amp):
+    x = di(3.0)
+    seq = amp.render(x, mode="sequential", gain=7.3, channel="lead")
+    assert np.sum(seq ** 2) > 0 and np.all(np.isfinite(seq))
+    for chunk, overlap in [(None, None), (4800, 2400), (SR, 4800)]:
+        y = amp.render(x, chunk=chunk, overlap=overlap, gain=7.3, channel="lead")
+        assert y.shape == x.shape
+        assert db(y - seq, seq) < -60, (chunk, overlap, db(y - seq, seq))
+    # a knob changes the sound (the test would pass trivially otherwise)
+    other = amp.render(x, mode="sequential", gain=1.0, channel="lead")
+    assert db(other - seq, seq) > -20
+
+
+def test_automation_equals_the_per_sample_track_it_describes(amp):
+    x = di(1.0)
+    auto = amp.render(x, mode="sequential", gain=[(0.0, 2.0), (0.8, 9.0)], channel=[(0, "clean"), (0.5, "lead")])
+    t = np.arange(len(x)) / SR
+    track = np.interp(t, [0.0, 0.8], [2.0, 9.0])
+    chan = np.where(t >= 0.5, "lead", "clean")
+    per_sample = amp.render(x, mode="sequential", gain=track, channel=chan)
+    np.testing.assert_array_equal(auto, per_sample)
+    fixed = amp.render(x, mode="sequential", gain=2.0)
+    assert db(auto - fixed, fixed) > -20  # the automation really moved the sound
+    chunked = amp.render(x, gain=track, channel=chan)
+    assert db(chunked - per_sample, per_sample) < -60
+
+
+def test_streaming_equals_offline_with_knobs_changing_between_blocks(amp):
+    x = di(1.5)
+    rng = np.random.default_rng(3)
+    stream, outs, gains, i = amp.stream(), [], np.zeros(len(x)), 0
+    while i < len(x):
+        n = int(rng.choice([64, 500, 4096]))
+        g = float(rng.uniform(0, 10))
+        outs.append(stream.process(x[i: i + n], gain=g, channel="lead"))
+        gains[i: i + n] = g
+        i += n
+    offline = amp.render(x, mode="sequential", gain=gains, channel="lead")
+    np.testing.assert_allclose(np.concatenate(outs), offline, atol=2e-5)
+    stream.reset()
+    again = stream.process(x[:4096], gain=gains[0], channel="lead")
+    np.testing.assert_allclose(again, outs[0][:4096] if len(outs[0]) >= 4096 else again, atol=2e-5)
+
+
+def test_knob_smoothing_removes_the_click_of_a_knob_jump(amp):
+    from amptrain.artefacts import click_excess_db
+
+    t = np.arange(SR) / SR
+    x = (0.3 * np.sin(2 * np.pi * 110 * t) * np.exp(-t)).astype(np.float32)  # a sustained note
+    statics = [amp.render(x, mode="sequential", gain=g) for g in (2.0, 9.0)]
+    jump = [(0.0, 2.0), (0.73, 2.0), (0.73, 9.0)]  # gain 2 -> 9 within one sample
+    raw = click_excess_db(amp.render(x, mode="sequential", smooth_ms=0, gain=jump), statics, SR)
+    smoothed = click_excess_db(amp.render(x, mode="sequential", gain=jump), statics, SR)
+    assert raw > 20, raw
+    assert smoothed < 3, smoothed
+
+
+@pytest.mark.parametrize("knobs, message", [
+    ({"gain": 11}, "knob 'gain': 11 is outside its range 0..10"),
+    ({"volume": 3}, "unknown knob 'volume' (knobs: gain, channel)"),
+    ({"bass": 3}, "knob 'bass' was fixed at 5.0 in the training data"),
+    ({"channel": "crunch"}, "knob 'channel': 'crunch' is not one of ['clean', 'lead']"),
+    ({"gain": "loud"}, "knob 'gain': 'loud' is not a number"),
+    ({"gain": np.zeros(7)}, "needs one value per sample (100)"),
+    ({"gain": [(0.5, 2), (0.1, 3)]}, "automation times must not decrease"),
+    ({"gain": [(0, 2), (1, 30)]}, "automation point 1: 30 is outside its range"),
+])
+def test_bad_knobs_are_one_line_errors(amp, knobs, message):
+    from capture.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        amp.render(np.zeros(100, np.float32), **knobs)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_fixed_knob_at_its_training_value_is_accepted(amp):
+    assert amp.render(np.zeros(100, np.float32), bass=5).shape == (100,)
+
+
+# --- the sample / knobs commands -------------------------------------------------------------
+
+def cli(capsys, *args):
+    code = amptrain_main([str(a) for a in args])
+    err = capsys.readouterr().err
+    return code, [l for l in err.splitlines() if l.strip() and "%|" not in l]
+
+
+def test_sample_writes_input_length_and_rate_from_stereo_44k(run_dir, amp, tmp_path, capsys):
+    x = di(1.0)
+    from amptrain.sample import resample
+
+    x44 = resample(x, SR, 44100)
+    sf.write(tmp_path / "di.wav", np.stack([x44, x44], axis=1), 44100, subtype="PCM_24")
+    code, lines = cli(capsys, "sample", f"run={run_dir}", f"input={tmp_path / 'di.wav'}",
+                      f"output={tmp_path / 'out.wav'}", "knobs.gain=7", "knobs.channel=lead")
+    assert code == 0, lines
+    assert any("2 channels" in l for l in lines) and any("resampling" in l for l in lines)
+    y, sr = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert sr == 44100 and y.ndim == 1 and len(y) == len(x44)
+    ref = resample(amp.render(x, gain=7, channel="lead"), SR, 44100)[: len(x44)]
+    assert db(y - ref, ref) < -40  # the resampling round trip of a 24-bit file, not the model, limits this
+
+
+def test_sample_grid_writes_one_file_per_value_and_a_plot(run_dir, tmp_path, capsys):
+    sf.write(tmp_path / "di.wav", di(1.0), SR, subtype="FLOAT")
+    code, lines = cli(capsys, "sample", f"run={run_dir}", f"input={tmp_path / 'di.wav'}",
+                      f"output={tmp_path / 'g.wav'}", "knobs.gain=[1,5,9]")
+    assert code == 0, lines
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["di.wav", "g_gain-1.wav", "g_gain-5.wav", "g_gain-9.wav", "g_gain.png"]
+    levels = [np.sqrt(np.mean(sf.read(tmp_path / f"g_gain-{v}.wav")[0] ** 2)) for v in (1, 5, 9)]
+    assert len(set(np.round(levels, 6))) == 3
+
+
+def test_sample_with_automation_from_the_shell(run_dir, amp, tmp_path, capsys):
+    x = di(1.0)
+    sf.write(tmp_path / "di.wav", x, SR, subtype="FLOAT")
+    code, lines = cli(capsys, "sample", f"run={run_dir}", f"input={tmp_path / 'di.wav'}",
+                      f"output={tmp_path / 'a.wav'}", "knobs.gain=0:1,0.8:9", "mode=sequential")
+    assert code == 0, lines
+    y, _ = sf.read(tmp_path / "a.wav", dtype="float32")
+    np.testing.assert_allclose(y, amp.render(x, mode="sequential", gain=[(0, 1), (0.8, 9)]), atol=1e-6)
+
+
+def test_knobs_command_lists_names_ranges_defaults(run_dir, capsys):
+    assert amptrain_main(["knobs", f"run={run_dir}"]) == 0
+    out = capsys.readouterr().out
+    assert "gain" in out and "0..10" in out and "clean | lead" in out and "fixed" in out
+
+
+def bad_files(tmp, run_dir):
+    """name -> path of a broken input file."""
+    (tmp / "empty.wav").write_bytes(b"")
+    sf.write(tmp / "zero.wav", np.zeros((0,), np.float32), SR)
+    nan = di(0.2)
+    nan[100] = np.nan
+    sf.write(tmp / "nan.wav", nan, SR, subtype="FLOAT")
+    (tmp / "text.wav").write_text("not audio")
+    (tmp / "garbage.keras").write_bytes(b"\x00" * 100)
+    good = (run_dir / "model.keras").read_bytes()
+    (tmp / "truncated.keras").write_bytes(good[: len(good) // 2])
+    with zipfile.ZipFile(tmp / "other.keras", "w") as z:
+        z.writestr("config.json", json.dumps({"class_name": "Sequential", "registered_name": None}))
+        z.writestr("model.weights.h5", b"")
+    with zipfile.ZipFile(tmp / "noweights.keras", "w") as z:
+        with zipfile.ZipFile(run_dir / "model.keras") as src:
+            z.writestr("config.json", src.read("config.json"))
+    sf.write(tmp / "di.wav", di(0.2), SR, subtype="FLOAT")
+
+
+SAMPLE_ERRORS = [
+    (["input=missing.wav"], "no such file"),
+    (["input=empty.wav"], "not a readable audio file"),
+    (["input=zero.wav"], "holds no samples"),
+    (["input=nan.wav"], "NaN"),
+    (["input=text.wav"], "not a readable audio file"),
+    (["run=garbage.keras"], "not a .keras model file"),
+    (["run=truncated.keras"], "not a .keras model file"),
+    (["run=other.keras"], "not an ampcap amp model"),
+    (["run=noweights.keras"], "has no weights"),
+    (["run=nowhere"], "no such model file or run directory"),
+    (["knobs.gain=12"], "outside its range 0..10"),
+    (["knobs.drive=3"], "unknown knob 'drive' (knobs: gain, channel)"),
+    (["knobs.gain=[1,20]"], "knob 'gain': 20 is outside"),
+    (["knobs.gain=[1,2]", "knobs.channel=[clean,lead]"], "only one knob may be a list"),
+    (["knobs.gain=0:1,oops"], "seconds:value pairs"),
+    (["output=nodir/out.wav"], "does not exist"),
+    (["output=out.mp3"], "should end in .wav"),
+    (["mode=fast"], "mode 'fast' is not one of chunked, sequential, streaming"),
+    (["volume=3"], "unknown key 'volume'"),
+]
+
+
+@pytest.mark.parametrize("args, message", SAMPLE_ERRORS, ids=[e[1][:30] for e in SAMPLE_ERRORS])
+def test_sample_bad_inputs_are_one_line_and_write_nothing(run_dir, tmp_path, capsys, monkeypatch, args, message):
+    bad_files(tmp_path, run_dir)
+    monkeypatch.chdir(tmp_path)
+    base = {"run": str(run_dir), "input": "di.wav", "output": "out.wav"}
+    extra = []
+    for a in args:
+        k, v = a.split("=", 1)
+        if k in base:
+            base[k] = v
+        else:
+            extra.append(a)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, lines = cli(capsys, "sample", *[f"{k}={v}" for k, v in base.items()], *extra)
+    assert code != 0
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
