@@ -18,8 +18,8 @@ RUN is a run directory (or its model.keras). A knob value is a number or choice 
 automation as seconds:value pairs (knobs.gain=0:2,4.5:9), or a list that renders one file per value
 plus a plot (knobs.gain=[2,5,8]).
 
-experiments (+experiment=NAME): gain_sweep, full_amp, static, nolly_gain_sweep, nolly_full
-groups: dataset=builtin|nolly|path  model=lstm8|lstm16|lstm32|lstm64|film32  loss=esr_dc|esr_dc_stft
+experiments (+experiment=NAME): gain_sweep, full_amp, static, nolly_gain_sweep, nolly_full, refamp_gain_sweep
+groups: dataset=builtin|nolly|refamp|path  model=lstm8|lstm16|lstm32|lstm64|film32  loss=esr_dc|esr_dc_stft
         trainer=default|quick
 examples:
   python -m amptrain +experiment=gain_sweep

@@ -26,3 +26,20 @@ def error_lines(proc) -> list[str]:
 @pytest.fixture
 def capture_cli():
     return lambda *a, **k: run_cli("capture", *a, **k)
+
+
+REFAMP_BUILD = ROOT / "tests" / "fixtures" / "refamp" / "build.sh"
+
+
+@pytest.fixture(scope="session")
+def refamp() -> Path:
+    """The RefAmp VST3 bundle, built (or reused) by tests/fixtures/refamp/build.sh. In CI (CI=true)
+    a failed build fails the tests that need it; elsewhere they are skipped with the reason."""
+    p = subprocess.run(["bash", str(REFAMP_BUILD)], capture_output=True, text=True, timeout=1200)
+    bundle = Path(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 and p.stdout.strip() else None
+    if bundle is None or not bundle.is_dir():
+        why = f"RefAmp.vst3 could not be built: {' '.join(p.stderr.split())[-400:]}"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return bundle
