@@ -1,0 +1,114 @@
+"""Run every benchmark and print the headline figures against their targets.
+
+    python -m benchmarks           # small sizes: a few minutes on 2 cores
+    python -m benchmarks --full    # full sizes (hours: accuracy trains 16 models for 10 minutes each)
+
+Each benchmark is its own script (capture, render, train_vs_nam, accuracy; train_step separately),
+run here one after another in fresh processes; their tables are printed as they finish and their JSON
+lands in outputs/benchmarks/, with the summary in outputs/benchmarks/summary.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+OUT = Path("outputs/benchmarks")
+SMALL = {
+    "capture": ["--settings", "4", "--seconds", "10"],
+    "render": ["--seconds", "10", "--hidden", "16", "32", "--repeats", "1"],
+    "train_vs_nam": ["--minutes", "1", "--hidden", "16"],
+    "accuracy": [],
+}
+FULL = {
+    "capture": [],
+    "render": [],
+    "train_vs_nam": ["--minutes", "10", "--hidden", "32"],
+    "accuracy": ["--full"],
+}
+
+
+def load(name: str) -> dict | None:
+    p = OUT / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def headline() -> list[dict]:
+    """The figures the project promises, from the JSON the scripts wrote, against their targets."""
+    rows = []
+    tvn = load("train_vs_nam")
+    if tvn:
+        ours, nam = tvn["rows"][0], tvn["rows"][1]
+        rows.append({"figure": f"training throughput, H{tvn['hidden']} (samples/s)", "ours": ours["samples_per_s"],
+                     "reference": f"NAM {nam['samples_per_s']}", "target": ">= NAM",
+                     "met": ours["samples_per_s"] >= nam["samples_per_s"]})
+        rows.append({"figure": f"snapshot test ESR after {tvn['minutes']:g} min each", "ours": ours["test_esr"],
+                     "reference": f"NAM {nam['test_esr']}", "target": "<= NAM", "met": ours["test_esr"] <= nam["test_esr"]})
+        if len(tvn["rows"]) > 2:
+            rows.append({"figure": "conditioned gain_sweep model at that setting (ESR)", "ours": tvn["rows"][2]["test_esr"],
+                         "reference": f"our snapshot {ours['test_esr']}", "target": "(price of conditioning)", "met": "-"})
+    acc = load("accuracy")
+    if acc:
+        for exp, target in (("gain_sweep", 0.01), ("full_amp", 0.03)):
+            rs = [r for r in acc["rows"] if r["experiment"] == exp]
+            if rs:
+                best = min(rs, key=lambda r: r["heldout_esr"])
+                rows.append({"figure": f"held-out ESR {exp} ({acc['minutes']:g} min/model)", "ours": best["heldout_esr"],
+                             "reference": f"best of {len(rs)}: {best['conditioning']} H{best['hidden']}",
+                             "target": f"<= {target}", "met": best["heldout_esr"] <= target})
+    ren = load("render")
+    if ren:
+        chunked = [r for r in ren["speed"] if r["mode"] == "chunked"]
+        pick = next((r for r in chunked if r["model"].startswith("trained")), None) or \
+            next((r for r in chunked if "H32" in r["model"]), chunked[-1] if chunked else None)
+        if pick:
+            rows.append({"figure": "render speed, chunked (x real time)", "ours": pick["x_realtime"], "reference": pick["model"],
+                         "target": ">= 50", "met": pick["x_realtime"] >= 50})
+    cap = load("capture")
+    if cap:
+        best = max((r for r in cap.get("rows", []) if "sweep" in str(r.get("what", ""))), key=lambda r: r["x_realtime"], default=None)
+        if best:
+            rows.append({"figure": "capture speed, builtin amp (x real time)", "ours": round(best["x_realtime"]),
+                         "reference": f"{best['what']}, {best['workers']} worker(s)", "target": ">= 50", "met": best["x_realtime"] >= 50})
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--only", nargs="+", choices=list(SMALL), help="run only these")
+    a = ap.parse_args()
+    args = FULL if a.full else SMALL
+    OUT.mkdir(parents=True, exist_ok=True)
+    times = {}
+    for name in a.only or list(args):
+        print(f"\n=== python -m benchmarks.{name} {' '.join(args[name])}", flush=True)
+        t = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args[name]], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        times[name] = round(time.perf_counter() - t, 1)
+        if p.returncode:
+            print(f"error: benchmarks.{name} exited with {p.returncode}", file=sys.stderr)
+            return p.returncode
+    rows = headline()
+    cols = ["figure", "ours", "reference", "target", "met"]
+    w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols} if rows else {}
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
+    print(f"\n=== headline ({'full' if a.full else 'small'} sizes, {stamp}, {machine})")
+    print("  ".join(c.ljust(w[c]) for c in cols))
+    print("  ".join("-" * w[c] for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(w[c]) for c in cols))
+    (OUT / "summary.json").write_text(json.dumps({"date": stamp, "machine": machine, "size": "full" if a.full else "small",
+                                                  "seconds": times, "headline": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
