@@ -171,7 +171,7 @@ class AmpStream:
     def process(self, block: np.ndarray, **knobs) -> np.ndarray:
         x = check_audio(block)
         target = self.amp.features(len(x), knobs, 0.0)
-        track = np.broadcast_to(target, (len(x), len(target) if target.ndim == 1 else target.shape[1]))
+        track = np.broadcast_to(target, (len(x), self.amp.net.n_cond))
         if len(x) == 0:
             return x.copy()
         start = track[0] if self._last is None else self._last

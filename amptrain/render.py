@@ -104,10 +104,7 @@ def render_chunked(model, x: np.ndarray, cond: np.ndarray, chunk: int | None = 9
 
 def render_sequential(model, x: np.ndarray, cond: np.ndarray) -> np.ndarray:
     """The reference: the whole (T,) signal in one pass from the zero state; cond (C,) or (T, C)."""
-    x = np.asarray(x, np.float32)
-    c = np.broadcast_to(np.asarray(cond, np.float32), (len(x), model.n_cond))
-    h, s = model.zero_state(1)
-    return np.asarray(forward(model, x[None, :, None], c[None], h, s)[0])[0, :, 0]
+    return Stream(model).process(x, cond)
 
 
 class Stream:

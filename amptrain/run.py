@@ -10,7 +10,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from capture import dataset as ds
 from capture.config import changed_keys, compose, to_dict, validate

@@ -97,14 +97,13 @@ def main() -> int:
             return p.returncode
     rows = headline()
     cols = ["figure", "ours", "reference", "target", "met"]
-    w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols} if rows else {}
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
     print(f"\n=== headline ({'full' if a.full else 'small'} sizes, {stamp}, {machine})")
-    print("  ".join(c.ljust(w[c]) for c in cols))
-    print("  ".join("-" * w[c] for c in cols))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(w[c]) for c in cols))
+    if rows:
+        from capture.cli import print_table
+
+        print_table(rows, cols)
     (OUT / "summary.json").write_text(json.dumps({"date": stamp, "machine": machine, "size": "full" if a.full else "small",
                                                   "seconds": times, "headline": rows}, indent=1))
     return 0

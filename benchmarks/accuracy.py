@@ -111,12 +111,10 @@ def main(argv=None) -> dict:
         rows.append(run_one(e, h, c, minutes))
     cols = ["experiment", "conditioning", "hidden", "parameters", "epochs", "samples_per_s", "heldout_esr",
             "train_settings_esr", "low_db", "mid_db", "high_db"]
-    w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    from capture.cli import print_table
+
     print(f"\nheld-out accuracy, {minutes:g} min per model")
-    print("  ".join(c.ljust(w[c]) for c in cols))
-    print("  ".join("-" * w[c] for c in cols))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(w[c]) for c in cols))
+    print_table(rows, cols)
     plots(rows)
     report = {"minutes": minutes, "rows": rows}
     (OUT / "accuracy.json").write_text(json.dumps(report, indent=1))

@@ -14,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from capture.builtin_amp import amp_process
 from capture.config import compose

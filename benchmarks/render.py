@@ -36,12 +36,10 @@ def err_db(y, ref) -> float:
 
 
 def table(rows: list[dict], cols: list[str], title: str) -> None:
+    from capture.cli import print_table
+
     print(f"\n{title}")
-    w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print("  ".join(c.ljust(w[c]) for c in cols))
-    print("  ".join("-" * w[c] for c in cols))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(w[c]) for c in cols))
+    print_table(rows, cols)
 
 
 def speed_rows(amp, label: str, x: np.ndarray, knobs: dict, repeats: int, block: int) -> list[dict]:

@@ -21,11 +21,6 @@ from pathlib import Path
 import numpy as np
 
 
-def esr(y: np.ndarray, y_hat: np.ndarray) -> float:
-    y, y_hat = np.asarray(y, np.float64), np.asarray(y_hat, np.float64)
-    return float(np.sum((y - y_hat) ** 2) / np.sum(y ** 2))
-
-
 def snapshot_dataset(log) -> Path:
     """The embedded amp at its default knobs (captured if missing), as the `static` experiment uses."""
     from amptrain.run import locate_dataset
@@ -124,6 +119,8 @@ def main() -> None:
     import torch
 
     from amptrain import AmpModel, ModelError
+    from amptrain.losses import esr
+    from capture.cli import print_table
     from capture.dataset import load_setting, read_manifest, read_wav
 
     log = print
@@ -155,11 +152,8 @@ def main() -> None:
     except ModelError as e:
         print(f"(no conditioned model: {e})")
     cols = ["trainer", "hidden", "parameters", "epochs", "train_seconds", "samples_per_s", "test_esr"]
-    w = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print("\n" + "  ".join(c.ljust(w[c]) for c in cols))
-    print("  ".join("-" * w[c] for c in cols))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(w[c]) for c in cols))
+    print()
+    print_table(rows, cols)
     out = Path("outputs/benchmarks")
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_vs_nam.json").write_text(json.dumps({"minutes": a.minutes, "hidden": a.hidden, "setting": setting["knobs"],
