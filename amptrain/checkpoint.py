@@ -58,9 +58,14 @@ def _meta(path: Path) -> dict:
 def load(path: Path, model, optimizer=None) -> dict:
     """Restore weights (and optimiser variables when given) from `path`; returns the saved state."""
     meta = _meta(path)
-    with np.load(path, allow_pickle=False) as z:
-        weights = [z[f"model/{i}"] for i in range(meta["n_model"])]
-        opt = [z[f"opt/{i}"] for i in range(meta["n_opt"])]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            weights = [z[f"model/{i}"] for i in range(meta["n_model"])]
+            opt = [z[f"opt/{i}"] for i in range(meta["n_opt"])]
+    except Exception as e:  # noqa: BLE001 - object (pickled) arrays, missing or damaged entries
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}); delete it or start a new run") from None
+    if any(w.dtype == object or not np.issubdtype(w.dtype, np.number) for w in weights + opt):
+        raise CheckpointError(f"checkpoint {path} holds non-numeric arrays; delete it or start a new run")
     if len(weights) != len(model.weights) or any(w.shape != tuple(v.shape) for w, v in zip(weights, model.weights)):
         raise CheckpointError(f"checkpoint {path} holds a different model (layer shapes differ)")
     for v, w in zip(model.weights, weights):

@@ -21,6 +21,7 @@ def save_model(model, path: Path) -> None:
     os.close(fd)
     try:
         model.save(tmp)
+        os.chmod(tmp, 0o666 & ~ds._UMASK)  # mkstemp's 0600 would hide the model from other users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,17 +2,19 @@
 Hydra override (plus --config-dir DIR for a folder of your own configs)."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
 from pathlib import Path
 
-from .errors import AmpcapError
+from .errors import STORAGE_ERRNOS, AmpcapError, DatasetError
 
 USAGE = """usage: python -m capture <command> [args]
 
 commands:
   sweep  [--config-dir DIR] [overrides]   capture a dataset (default: the embedded amp, plugin=builtin)
+  sweep --multirun [overrides]            Hydra multirun, e.g. shards on a launcher (see README)
   params [--config-dir DIR] [overrides]   list a plugin's parameters (names, ranges, units, values)
   verify DATASET_DIR                      re-check a dataset: schema, checksums, lengths, sample rate
   merge  DATASET_DIR [SHARD_DIR ...]      join shards captured with sweep.shard=i/n into DATASET_DIR
@@ -21,6 +23,7 @@ examples:
   python -m capture sweep
   python -m capture sweep plugin=nolly sweep=gain_sweep workers=2
   python -m capture sweep --config-dir ./myplugins plugin=myamp
+  python -m capture sweep --multirun sweep.shard=0/2,1/2 hydra/launcher=joblib
   python -m capture params plugin=nolly
   python -m capture verify outputs/datasets/builtin-default
 """
@@ -57,7 +60,12 @@ def cmd_sweep(args):
     from .config import compose
     from .runner import run_sweep
 
-    config_dir, overrides = split_config_dir(args)
+    multi = [a for a in args if a in ("-m", "--multirun")]
+    config_dir, overrides = split_config_dir([a for a in args if a not in multi])
+    if multi:
+        from .multirun import multirun
+
+        return multirun(overrides, config_dir, log=lambda m: print(m, file=sys.stderr))
     run_sweep(compose("capture", overrides, config_dir), log=lambda m: print(m, file=sys.stderr))
     return 0
 
@@ -82,10 +90,11 @@ def cmd_verify(args):
         raise AmpcapError("verify: give exactly one dataset directory")
     problems = verify(Path(args[0]))
     if problems:
-        print(f"error: {args[0]}: {len(problems)} problem(s)", file=sys.stderr)
         for p in problems:
-            print(f"  - {p}", file=sys.stderr)
-        return 1
+            print(f"  - {p}")
+        more = f" (and {len(problems) - 1} more, listed above)" if len(problems) > 1 else ""
+        raise DatasetError(f"{args[0]}: {problems[0]}{more}; rerun the capture command to resume or recapture, "
+                           "or restore the changed files")
     s = dataset_summary(read_manifest(Path(args[0])))
     print(f"ok: {args[0]}: {s['settings']} settings (train {s['train']}, val {s['val']}, test {s['test']}), "
           f"{s['seconds_per_setting']:.1f} s each; every checksum matches")
@@ -119,6 +128,20 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(cmd, argv[1:])
 
 
+def storage_message(e: OSError) -> str:
+    """An OS error while reading or writing, as one line that says what to do. Every file we write is
+    written atomically, so what was there before the error is intact."""
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"{where}disk full ({e.strerror}); free space or write elsewhere, then rerun the same command "
+                "(what was written before is intact and is reused)")
+    if e.errno == errno.EROFS:
+        return f"{where}read-only file system; choose an output location you can write to"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"{where}permission denied; fix the permissions, or choose an output location you can write to"
+    return f"{where}{e.strerror or e}"
+
+
 def guarded(cmd, args, interrupted: str = "interrupted: rerun the same command to resume") -> int:
     """Run a command: user errors become one `error:` line and their exit code; bugs one line too
     (the traceback with AMPCAP_DEBUG=1)."""
@@ -131,8 +154,8 @@ def guarded(cmd, args, interrupted: str = "interrupted: rerun the same command t
         print(interrupted, file=sys.stderr)
         return 130
     except OSError as e:
-        print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 1
+        print(f"error: {storage_message(e)}", file=sys.stderr)
+        return 4 if e.errno in STORAGE_ERRNOS else 1
     except Exception as e:  # a bug, not a user error: one line, the traceback on request
         if os.environ.get("AMPCAP_DEBUG"):
             traceback.print_exc()

@@ -82,6 +82,8 @@ class CaptureConfig:
     workers: int = 1
     overwrite: bool = False
     progress: bool = True
+    timeout_s: Optional[float] = None   # per-setting deadline for the plugin process (null: automatic)
+    retries: int = 1                    # a failed setting is retried this often on a fresh process
 
 
 SCHEMAS: dict[str, type] = {"capture_schema": CaptureConfig}

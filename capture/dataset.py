@@ -38,22 +38,32 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp file in the same directory, fsync, then rename: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would: mkstemp's 0600 would hide shared datasets from others
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and not e.filename:  # a failed write names no file: name ours
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
 
 
@@ -222,7 +232,7 @@ def verify(root: Path, check_audio: bool = True) -> list[str]:
         if s["split"] == "train":
             train_keys.add(key)
         if s["status"] != "done":
-            errs.append(f"{where}: not captured (status {s['status']})")
+            errs.append(f"{where}: not captured (status {s['status']}" + (f": {s['error']}" if s.get("error") else "") + ")")
             continue
         check_file(s["file"], s["sha256"], where)
     for s in m["settings"]:
@@ -239,7 +249,8 @@ def merge(shard_dirs: list[Path], out: Path) -> dict:
     for d in shard_dirs:
         problems = verify(d)
         if problems:
-            raise DatasetError(f"shard {d}: {problems[0]}")
+            raise DatasetError(f"shard {d}: {problems[0]}; check it with python -m capture verify {d} and recapture "
+                               "that shard (sweep.shard=i/n, same out=)")
         manifests.append((Path(d), read_manifest(d)))
     if not manifests:
         raise DatasetError("merge: no shard directories given or found")

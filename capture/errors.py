@@ -1,4 +1,9 @@
 """User-facing errors: each is shown as one line and ends the command with a non-zero exit."""
+import errno
+
+# Writing failed for a reason of the storage, not of the input or plugin (disk full, read-only, no
+# permission): commands stop with exit code 4 and say so in one line.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class AmpcapError(Exception):

@@ -157,7 +157,8 @@ class PluginAmp(Amp):
                 except Exception:
                     pass
                 raise PluginError(f"plugin.plugin_name: {self.path} holds several plugins; set plugin.plugin_name to one of {names}") from None
-            raise PluginError(f"plugin.path: could not load {self.path} as a VST3/AU plugin: {msg[:200]}") from None
+            raise PluginError(f"plugin.path: could not load {self.path} as a VST3/AU plugin: {msg[:200]}; point plugin.path at "
+                              "the plugin's .vst3 bundle (or .component on macOS)") from None
 
     def reload(self) -> None:
         """Load a fresh instance (for plugins that don't keep parameters across resets)."""

@@ -2,13 +2,13 @@
 and write the dataset. Side effects live here and in the CLI; DSP and design are pure functions."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import multiprocessing as mp
 import shutil
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +17,15 @@ from . import dataset as ds
 from .config import CaptureConfig, changed_keys, to_dict, validate
 from .errors import CaptureFailed, ConfigError, DatasetError, PluginError
 from .host import Amp, make_amp, render_setting
+from .worker import HostProcess, WorkerFailed, wait_for_any
 from .signals import Signal, builtin_signal, file_signal
 from .sweep import parse_shard, plan
 
 # Keys that do not change what is captured (so they may differ on resume and between shards).
-VOLATILE = {"out", "workers", "overwrite", "progress"}
+VOLATILE = {"out", "workers", "overwrite", "progress", "timeout_s", "retries"}
 SILENCE_RMS = 1e-6          # below this (-120 dBFS) the output counts as silent
 EQUAL_ESR = 1e-9            # two renders count as identical below this relative error
+GIVE_UP_AFTER = 3           # stop early when this many settings failed and none succeeded
 
 
 def make_signal(sig: dict, sr: int) -> Signal:
@@ -83,15 +85,15 @@ def capture_one(amp: Amp, setting: dict, di: np.ndarray, root: Path, pcfg: dict,
         r = render_setting(amp, setting["knobs"], di, pcfg["preroll_s"], pcfg["max_latency"])
         again = _readback_ok(amp, setting["knobs"], r.readback)
         if again:
-            raise CaptureFailed(f"setting {setting['id']}: plugin does not keep its parameters ({again})")
+            raise CaptureFailed(f"plugin does not keep its parameters ({again})")
         warnings.append(f"readback failed on the reused instance ({bad}); rendered on a fresh instance")
     y = r.audio
     if not np.all(np.isfinite(y)):
-        raise CaptureFailed(f"setting {setting['id']} {setting['knobs']}: plugin output contains NaN/Inf")
+        raise CaptureFailed("plugin output contains NaN/Inf")
     stats = ds.signal_stats(y)
     a, b = region
     if stats["rms"] < SILENCE_RMS or float(np.sqrt(np.mean(np.square(y[a:b], dtype=np.float64)))) < SILENCE_RMS:
-        raise CaptureFailed(f"setting {setting['id']} {setting['knobs']}: plugin output is silent "
+        raise CaptureFailed("plugin output is silent "
                             "(unauthorised/demo plugin, bypassed, or master at zero?)")
     if stats["peak"] >= 1.0:
         warnings.append(f"clipping: output peak {stats['peak']:.3f} >= 1.0")
@@ -99,17 +101,6 @@ def capture_one(amp: Amp, setting: dict, di: np.ndarray, root: Path, pcfg: dict,
     sha = ds.write_wav(root / rel, y, amp.sample_rate)
     return {"file": rel, "sha256": sha, "peak": stats["peak"], "rms": stats["rms"], "latency": int(r.latency),
             "warnings": warnings, "status": "done"}
-
-
-_W: dict = {}
-
-
-def _worker_init(pcfg: dict, di: np.ndarray, root: str, reload_each: bool, region) -> None:
-    _W.update(amp=make_amp(pcfg), pcfg=pcfg, di=di, root=Path(root), reload=reload_each, region=region)
-
-
-def _worker_capture(setting: dict) -> tuple[int, dict]:
-    return setting["index"], capture_one(_W["amp"], setting, _W["di"], _W["root"], _W["pcfg"], _W["reload"], _W["region"])
 
 
 # --- plugin checks ---------------------------------------------------------------------------------
@@ -128,8 +119,6 @@ def plugin_checks(amp: Amp, pcfg: dict, check: dict, other: dict, di: np.ndarray
     det = relative_error(reused.audio, again.audio)
     diff = relative_error(fresh.audio, reused.audio)
     mode = pcfg["reload_per_setting"]
-    if mode not in ("auto", "always", "never"):
-        raise ConfigError(f"plugin.reload_per_setting: '{mode}' is not one of auto, always, never")
     reload_each = mode == "always" or (mode == "auto" and diff > EQUAL_ESR)
     warnings = []
     if det > EQUAL_ESR:
@@ -149,6 +138,12 @@ def prepare(cfg_in) -> tuple[dict, Amp, list[dict], Signal]:
     cfg = to_dict(validate(cfg_in, CaptureConfig))
     if cfg["workers"] < 1:
         raise ConfigError(f"workers: {cfg['workers']} must be at least 1")
+    if cfg["retries"] < 0:
+        raise ConfigError(f"retries: {cfg['retries']} must be 0 or more")
+    if cfg["timeout_s"] is not None and cfg["timeout_s"] <= 0:
+        raise ConfigError(f"timeout_s: {cfg['timeout_s']:g} must be positive (seconds per setting), or null for automatic")
+    if cfg["plugin"]["reload_per_setting"] not in ("auto", "always", "never"):
+        raise ConfigError(f"plugin.reload_per_setting: '{cfg['plugin']['reload_per_setting']}' is not one of auto, always, never")
     amp = make_amp(cfg["plugin"])
     cfg["plugin"]["sample_rate"] = amp.sample_rate
     settings = plan(amp.knobs, cfg["sweep"])
@@ -220,76 +215,169 @@ def run_sweep(cfg_in, log=print) -> Path:
         manifest = new_manifest(cfg, key_cfg, amp, settings, signal, input_sha, design_size)
         ds.write_manifest(root, manifest)
     else:
-        log(f"resuming {root}: {sum(s['status'] == 'done' for s in manifest['settings'])} of {len(settings)} settings already captured")
+        n_failed = sum(s["status"] == "failed" for s in manifest["settings"])
+        log(f"resuming {root}: {sum(s['status'] == 'done' for s in manifest['settings'])} of {len(settings)} settings already captured"
+            + (f", retrying {n_failed} that failed before" if n_failed else ""))
     entries = {s["index"]: s for s in manifest["settings"]}
     pending = [s for s in manifest["settings"]
                if not (s["status"] == "done" and (root / s["file"]).exists() and ds.sha256_of(root / s["file"]) == s["sha256"])]
     pcfg = cfg["plugin"]
-    if not manifest["checks"]:
-        check = settings[0]
-        other = settings[-1] if len(settings) > 1 else settings[0]
-        manifest["checks"], _ = plugin_checks(amp, pcfg, entries[check["index"]], entries[other["index"]], signal.audio)
-        ds.write_manifest(root, manifest)
-    reload_each = manifest["checks"]["reload_per_setting"]
-    for w in manifest["checks"]["warnings"]:
-        log(f"warning: {w}")
-    region = tuple(signal.regions["train"])
     seconds = len(signal.audio) / sr
-    t0 = time.perf_counter()
-    done_now = 0
-    last_write = time.monotonic()
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(pending), unit="setting", desc=f"capture {cfg['plugin']['name']}", disable=not cfg["progress"],
-               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-
-    def record(index: int, result: dict) -> None:
-        nonlocal last_write, done_now
-        entries[index].update(result)
-        done_now += 1
-        for w in result["warnings"]:
-            bar.write(f"warning: setting {entries[index]['id']}: {w}", file=sys.stderr)
-        if time.monotonic() - last_write > 1.0:
-            ds.write_manifest(root, manifest)
-            last_write = time.monotonic()
-
+    timeout = float(cfg["timeout_s"] or auto_timeout(seconds, pcfg))
+    attempts = 1 + int(cfg["retries"])
+    spawn = lambda: HostProcess(pcfg, signal.audio, root)  # noqa: E731
+    clear_partial_files(root)
+    idle: list[HostProcess] = []
     try:
-        if cfg["workers"] == 1 or len(pending) <= 1:
-            for s in pending:
-                record(s["index"], capture_one(amp, s, signal.audio, root, pcfg, reload_each, region))
-                bar.update(1)
-                bar.set_postfix_str(f"{done_now * seconds / (time.perf_counter() - t0):.0f}x real time")
-        else:
-            ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(cfg["workers"], mp_context=ctx, initializer=_worker_init,
-                                     initargs=(pcfg, signal.audio, str(root), reload_each, region)) as pool:
-                futures = {pool.submit(_worker_capture, s) for s in pending}
-                try:
-                    while futures:
-                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            record(*f.result())
-                            bar.update(1)
-                            bar.set_postfix_str(f"{done_now * seconds / (time.perf_counter() - t0):.0f}x real time")
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+        if not manifest["checks"]:
+            manifest["checks"], host = run_checks(spawn, [entries[s["index"]] for s in settings], timeout, log)
+            idle.append(host)
+            ds.write_manifest(root, manifest)
+        for w in manifest["checks"]["warnings"]:
+            log(f"warning: {w}")
+        task = lambda s: ("capture", s, manifest["checks"]["reload_per_setting"], signal.regions["train"])  # noqa: E731
+        done_now, failed_now, elapsed = capture_pending(
+            pending, entries, spawn, idle, task, root, manifest, cfg, timeout, attempts, seconds, log)
     finally:
-        bar.close()
-        ds.write_manifest(root, manifest)
-    elapsed = time.perf_counter() - t0
+        for h in idle:
+            h.stop()
+        with contextlib.suppress(OSError):  # disk full: keep the last good manifest, report the first error
+            ds.write_manifest(root, manifest)
     speed = done_now * seconds / elapsed if done_now and elapsed > 0 else None
-    manifest["complete"] = True
-    manifest["run"] = {"captured_this_run": done_now, "seconds": round(elapsed, 3),
-                       "x_realtime": round(speed, 1) if speed else None, "workers": cfg["workers"]}
+    failed = [s for s in manifest["settings"] if s["status"] == "failed"]
+    manifest["complete"] = not failed
+    manifest["run"] = {"captured_this_run": done_now, "failed": len(failed), "seconds": round(elapsed, 3),
+                       "x_realtime": round(speed, 1) if speed else None, "workers": cfg["workers"],
+                       "timeout_s": timeout, "attempts_per_setting": attempts}
     ds.write_manifest(root, manifest)
     warn = sum(len(s.get("warnings", [])) for s in manifest["settings"])
     log(f"dataset: {root} ({len(manifest['settings'])} settings, {seconds:.1f} s each"
         + (f", captured {done_now} at {speed:.0f}x real time" if speed else ", nothing left to capture")
         + (f", {warn} warnings in the manifest" if warn else "") + ")")
+    if failed:
+        log(f"{len(failed)} of {len(manifest['settings'])} settings failed after {attempts} attempt(s) each:")
+        for s in failed:
+            log(f"  {s['id']} {_knob_text(s['knobs'])}: {s['error']}")
+        raise CaptureFailed(f"{len(failed)} of {len(manifest['settings'])} settings failed (listed above and in "
+                            f"{root / ds.MANIFEST}); rerun the same command to retry them, the {len(manifest['settings']) - len(failed)} captured are kept")
     return root
+
+
+def auto_timeout(seconds: float, pcfg: dict) -> float:
+    """Per-setting deadline when timeout_s is not given: generous for any plugin that renders at least
+    at half real time, plus its load time (reloaded plugins load once per setting)."""
+    return 60.0 + 2.0 * (seconds + pcfg["preroll_s"] + 1.0) + 2.0 * float(pcfg.get("init_timeout_s") or 10.0)
+
+
+def _knob_text(knobs: dict) -> str:
+    return "{" + ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in knobs.items()) + "}"
+
+
+def clear_partial_files(root: Path, setting_id: str | None = None) -> None:
+    """Remove temp files left by a write that was killed (all of them at start, one setting's after a
+    worker is killed): they are never read, but should not pile up."""
+    pattern = f".{setting_id}.wav.*.tmp" if setting_id else ".*.tmp"
+    for d in (root, root / "settings"):
+        for p in d.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def run_checks(spawn, entries: list[dict], timeout: float, log) -> tuple[dict, HostProcess]:
+    """The plugin checks in a worker. A plugin that fails them on one pair of settings is tried on
+    the next pair (up to three); returns the checks and the live worker, to reuse for capture."""
+    n = len(entries)
+    pairs = [(entries[i], entries[n - 1 - i] if n > 1 else entries[0]) for i in range(min(3, max(1, n // 2)))]
+    reasons = []
+    for check, other in pairs:
+        try:
+            host = spawn()
+            host.wait_ready()
+        except WorkerFailed as e:
+            raise PluginError(f"plugin: {e}") from None
+        host.submit(("checks", check, other), 2 * timeout)
+        try:
+            while (result := host.poll()) is None:
+                wait_for_any([host], 0.5)
+            return result, host
+        except WorkerFailed as e:
+            reasons.append(f"{check['id']}/{other['id']}: {e}")
+            log(f"warning: plugin checks on settings {check['id']} and {other['id']} failed: {e}")
+    raise CaptureFailed(f"plugin checks failed on {len(reasons)} pair(s) of settings ({reasons[-1]}); "
+                        "the plugin crashes or misbehaves on every setting tried")
+
+
+def capture_pending(pending, entries, spawn, idle, task, root, manifest, cfg, timeout, attempts, seconds, log):
+    """Render the pending settings on `workers` plugin processes. A setting whose worker crashes,
+    hangs past `timeout` or reports an error is retried on a fresh process, then recorded as failed."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(pending), unit="setting", desc=f"capture {cfg['plugin']['name']}", disable=not cfg["progress"],
+               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    say = lambda m: bar.write(m, file=sys.stderr) if cfg["progress"] else log(m)  # noqa: E731
+    queue = deque((s, 1) for s in pending)
+    busy: dict[HostProcess, tuple[dict, int]] = {}
+    reasons: dict[int, list[str]] = {}
+    t0 = time.perf_counter()
+    done_now = failed_now = 0
+    last_write = time.monotonic()
+    workers = min(cfg["workers"], max(1, len(pending)))
+
+    def fail(s: dict, attempt: int, reason: str) -> None:
+        nonlocal failed_now
+        reasons.setdefault(s["index"], []).append(reason)
+        if attempt < attempts:
+            say(f"warning: setting {s['id']} failed (attempt {attempt} of {attempts}): {reason}; retrying on a fresh plugin process")
+            queue.appendleft((s, attempt + 1))
+            return
+        say(f"warning: setting {s['id']} failed (attempt {attempt} of {attempts}): {reason}; recorded as failed")
+        entries[s["index"]].update({"status": "failed", "error": reason, "attempts": reasons.pop(s["index"])})
+        failed_now += 1
+        bar.update(1)
+        ds.write_manifest(root, manifest)
+        if failed_now >= min(GIVE_UP_AFTER, len(pending)) and done_now == 0:
+            raise CaptureFailed(f"the first {failed_now} settings all failed ({reason}); stopping: the plugin "
+                                "fails on every setting tried (settings captured before are kept; see the manifest)")
+
+    try:
+        while queue or busy:
+            while queue and len(busy) < workers:
+                s, attempt = queue.popleft()
+                host = idle.pop() if idle else spawn()
+                try:
+                    host.submit(task(s), timeout)
+                except WorkerFailed as e:   # the plugin no longer loads: counts as this setting's attempt
+                    host.kill()
+                    fail(s, attempt, str(e))
+                    continue
+                busy[host] = (s, attempt)
+            wait_for_any(list(busy), min(h.deadline for h in busy) - time.monotonic() + 0.05 if busy else 0)
+            for host in list(busy):
+                s, attempt = busy[host]
+                try:
+                    result = host.poll()
+                except WorkerFailed as e:
+                    del busy[host]
+                    clear_partial_files(root, s["id"])
+                    fail(s, attempt, str(e))
+                    continue
+                if result is None:
+                    continue
+                del busy[host]
+                idle.append(host)
+                entries[s["index"]].update({**result, "error": None, "attempts": reasons.pop(s["index"], [])})
+                done_now += 1
+                for w in result["warnings"]:
+                    say(f"warning: setting {s['id']}: {w}")
+                bar.update(1)
+                bar.set_postfix_str(f"{done_now * seconds / (time.perf_counter() - t0):.0f}x real time")
+                if time.monotonic() - last_write > 1.0:
+                    ds.write_manifest(root, manifest)
+                    last_write = time.monotonic()
+    finally:
+        for host in busy:
+            host.kill()
+        bar.close()
+    return done_now, failed_now, time.perf_counter() - t0
 
 
 def params_table(cfg_in) -> tuple[list[dict], str | None]:

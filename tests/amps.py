@@ -84,3 +84,35 @@ class StatefulAmp(TestAmp):
     def process(self, audio):
         self._calls += 1
         return super().process(audio) * np.float32(1.0 + 0.01 * (self._calls - 1))
+
+
+def _gain_in(amp: TestAmp, key: str) -> bool:
+    return any(abs(float(amp._values["gain"]) - float(g)) < 1e-6 for g in amp.opts.get(key) or [])
+
+
+class BrokenAmp(TestAmp):
+    """Fails the way crashing plugins do, on chosen settings (by gain): `segfault_gains` (a real
+    SIGSEGV in native code), `hang_gains` (never returns), `nan_gains` (NaN output),
+    `flaky_gains` (segfaults the first time each is rendered, then works; needs `state_dir`)."""
+
+    def process(self, audio):
+        if _gain_in(self, "segfault_gains"):
+            import ctypes
+
+            ctypes.string_at(0)  # reads address 0: SIGSEGV, as a buggy plugin would
+        if _gain_in(self, "hang_gains"):
+            while True:
+                time.sleep(1)
+        if _gain_in(self, "flaky_gains"):
+            from pathlib import Path
+
+            mark = Path(self.opts["state_dir"]) / f"crashed-{self._values['gain']:g}"
+            if not mark.exists():
+                mark.write_text("1")
+                import ctypes
+
+                ctypes.string_at(0)
+        y = super().process(audio)
+        if _gain_in(self, "nan_gains"):
+            y[len(y) // 3] = np.nan
+        return y
