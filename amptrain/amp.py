@@ -37,22 +37,40 @@ def model_path(path) -> Path:
         raise ModelError(f"{p}: no {MODEL_FILE} here or in its run folders (is it a finished training run? "
                          f"runs are under outputs/runs/<name>/<time>/)")
     if not p.exists():
-        raise ModelError(f"{p}: no such model file or run directory")
+        raise ModelError(f"{p}: no such model file or run directory; give run= a run directory "
+                         f"(outputs/runs/<name>/<time>) or its {MODEL_FILE}")
     return p
 
 
-def _check_keras_file(f: Path) -> None:
-    """Refuse anything but a .keras archive holding one of our models, before Keras reads it."""
+DAMAGED_FIX = "use the model.keras of a finished training run (or train again)"
+
+
+def _check_keras_file(f: Path) -> dict:
+    """Refuse anything but a .keras archive holding one of our models, before Keras reads it; returns
+    the archive's config.json."""
     try:
         with zipfile.ZipFile(f) as z:
             cfg = json.loads(z.read("config.json"))
             if "model.weights.h5" not in z.namelist():
-                raise ModelError(f"{f}: the model file has no weights (model.weights.h5 missing)")
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{f}: not a .keras model file (damaged or another format)") from None
+                raise ModelError(f"{f}: the model file has no weights (model.weights.h5 missing); {DAMAGED_FIX}")
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError):
+        raise ModelError(f"{f}: not a .keras model file (damaged or another format); {DAMAGED_FIX}") from None
     if not isinstance(cfg, dict) or cfg.get("registered_name") != REGISTERED:
         name = cfg.get("registered_name") or cfg.get("class_name") if isinstance(cfg, dict) else None
-        raise ModelError(f"{f}: not an ampcap amp model (it holds {name or 'something else'})")
+        raise ModelError(f"{f}: not an ampcap amp model (it holds {name or 'something else'}); "
+                         "use a model.keras written by python -m amptrain")
+    return cfg
+
+
+def read_info(path) -> "ModelInfo":
+    """The knobs, fixed knobs and sample rate of a model file or run directory, read from the archive's
+    config without loading the network (no TensorFlow): bad knobs and inputs are refused fast."""
+    f = model_path(path)
+    cfg = _check_keras_file(f).get("config")
+    try:
+        return ModelInfo(cfg["knobs"], cfg["fixed_knobs"], cfg["sample_rate"], f)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ModelError(f"{f}: the model's knob metadata is missing or damaged; {DAMAGED_FIX}") from None
 
 
 def load_net(path):
@@ -70,31 +88,24 @@ def load_net(path):
     try:
         net = keras.saving.load_model(f, compile=False, safe_mode=True)
     except Exception as e:  # a truncated weights file, a config that does not build, ...
-        raise ModelError(f"{f}: the model file could not be loaded ({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None
+        raise ModelError(f"{f}: the model file could not be loaded ({type(e).__name__}: {' '.join(str(e).split())[:160]}); "
+                         f"{DAMAGED_FIX}") from None
     return net
 
 
-class AmpModel:
-    """A trained knob-conditioned amp: `knobs`, `render`, `stream`."""
+class ModelInfo:
+    """What a model takes: its knobs (specs), the knobs fixed in its training data, its sample rate;
+    checks knob values against them. `read_info` makes one from a file without TensorFlow."""
 
-    def __init__(self, net, source_file: Path | None = None):
-        self.net = net
-        self.source_file = source_file  # the .keras file it was loaded from (None if built in memory)
-        self.knobs = [Knob.from_json(k) for k in net.knobs]
-        self.fixed_knobs = dict(net.fixed_knobs)
-        self.sample_rate = int(net.sample_rate)
-
-    @classmethod
-    def load(cls, path) -> "AmpModel":
-        return cls(load_net(path), model_path(path))
+    def __init__(self, knobs: list, fixed_knobs: dict, sample_rate: int, source_file: Path | None = None):
+        self.source_file = source_file  # the .keras file it was read from (None if built in memory)
+        self.knobs = [Knob.from_json(k) for k in knobs]
+        self.fixed_knobs = dict(fixed_knobs)
+        self.sample_rate = int(sample_rate)
 
     @property
     def knob_names(self) -> list[str]:
         return [k.name for k in self.knobs]
-
-    def __repr__(self) -> str:
-        ks = ", ".join(f"{k.name}={k.default}" for k in self.knobs) or "no knobs"
-        return f"AmpModel({self.source_file or 'in memory'}: {self.net.hidden_size} units, {self.net.conditioning}; {ks})"
 
     def describe(self) -> list[dict]:
         """One row per knob: name, range or choices, default (fixed knobs say so)."""
@@ -125,6 +136,28 @@ class AmpModel:
         if all(np.ndim(v) == 0 for v in vals.values()):
             return encode(specs, vals)
         return smooth(encode(specs, vals, n), self.sample_rate, smooth_ms)
+
+    def check_values(self, n: int, values: dict) -> None:
+        """Every knob value (fixed, per-sample or automation over n samples) valid, or a one-line error."""
+        self.check_knobs(values)
+        for k in self.knobs:
+            knob_values(k, values.get(k.name, k.default), n, self.sample_rate)
+
+
+class AmpModel(ModelInfo):
+    """A trained knob-conditioned amp: `knobs`, `render`, `stream`."""
+
+    def __init__(self, net, source_file: Path | None = None):
+        super().__init__(net.knobs, net.fixed_knobs, net.sample_rate, source_file)
+        self.net = net
+
+    @classmethod
+    def load(cls, path) -> "AmpModel":
+        return cls(load_net(path), model_path(path))
+
+    def __repr__(self) -> str:
+        ks = ", ".join(f"{k.name}={k.default}" for k in self.knobs) or "no knobs"
+        return f"AmpModel({self.source_file or 'in memory'}: {self.net.hidden_size} units, {self.net.conditioning}; {ks})"
 
     def render(self, x: np.ndarray, *, mode: str = "chunked", smooth_ms: float = DEFAULT_SMOOTH_MS,
                chunk: int | None = None, overlap: int | None = None, progress: bool = False, **knobs) -> np.ndarray:

@@ -142,6 +142,13 @@ def _metadata(net, knob_values: dict | None, inputs: list[str] | None = None) ->
     return m
 
 
+def check_knobs_for(fmt: str, knobs: dict) -> None:
+    """knobs.* set a snapshot, which only `nam` holds; the live formats keep every knob an input."""
+    if fmt != "nam" and knobs:
+        raise ConfigError(f"format {fmt}: knobs stay live in this format, so knobs.* cannot be set "
+                          f"(they are for format=nam)")
+
+
 def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool = False) -> Path:
     """Write `amp` (an AmpModel) as `fmt` to `out`, atomically. `knobs` fix the setting for `nam`;
     make_dir creates out's folder once everything has been checked."""
@@ -150,10 +157,8 @@ def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool =
     knobs = dict(knobs or {})
     out = Path(out)
     if not make_dir and not out.parent.is_dir():
-        raise ConfigError(f"output: the directory {out.parent} does not exist")
-    if fmt != "nam" and knobs:
-        raise ConfigError(f"format {fmt}: knobs stay live in this format, so knobs.* cannot be set "
-                          f"(they are for format=nam)")
+        raise ConfigError(f"output: the directory {out.parent} does not exist (create it first)")
+    check_knobs_for(fmt, knobs)
     net = amp.net
     if fmt == "keras":
         out.parent.mkdir(parents=True, exist_ok=True)

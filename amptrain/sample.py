@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from capture.errors import ConfigError, SignalError
+from capture.signals import wav_truncation
 
 from .automation import DEFAULT_SMOOTH_MS
 
@@ -70,19 +71,27 @@ class GridValues(list):
 
 def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
     """The DI as mono float32 at the model's rate, and the file's own rate. Stereo is mixed to mono,
-    another rate is resampled (both said in the log); empty, NaN or unreadable files are refused."""
+    another rate is resampled (both said in the log); missing, unreadable, truncated, empty or NaN
+    files are refused."""
     import soundfile as sf
 
     if not path.exists():
-        raise SignalError(f"input: {path}: no such file")
+        raise SignalError(f"input: {path}: no such file (check the path; relative paths start from the current directory)")
+    if path.is_dir():
+        raise SignalError(f"input: {path}: is a directory; give an audio file")
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
-        raise SignalError(f"input: {path}: not a readable audio file ({' '.join(str(e).split())[:120]})") from None
+        raise SignalError(f"input: {path}: not a readable audio file ({' '.join(str(e).split())[:120]}); "
+                          "give a WAV, FLAC or AIFF file") from None
+    cut = wav_truncation(path)
+    if cut:
+        raise SignalError(f"input: {path}: the file is truncated (only {100 * cut[0] / cut[1]:.0f}% of the audio its "
+                          "header declares is there); copy or export it again")
     if audio.shape[0] == 0:
-        raise SignalError(f"input: {path}: the file holds no samples")
+        raise SignalError(f"input: {path}: the file holds no samples; give a recording")
     if not np.all(np.isfinite(audio)):
-        raise SignalError(f"input: {path}: the file holds NaN or infinite samples")
+        raise SignalError(f"input: {path}: the file holds NaN or infinite samples; re-export it (e.g. as 24-bit PCM WAV)")
     if audio.shape[1] > 1:
         log(f"input: {path.name} has {audio.shape[1]} channels; rendering their mix (mono)")
         audio = audio.mean(axis=1, keepdims=True)
@@ -115,7 +124,7 @@ def check_output(path: Path, suffixes: tuple[str, ...]) -> Path:
 def cmd_sample(args: list[str], log) -> int:
     from capture.dataset import write_wav
 
-    from .amp import MODES, AmpModel
+    from .amp import MODES, AmpModel, read_info
 
     opts, knobs = parse_args(args, SAMPLE_KEYS, "sample")
     for key in ("run", "input", "output"):
@@ -130,9 +139,19 @@ def cmd_sample(args: list[str], log) -> int:
     grid = [(n, v) for n, v in knobs.items() if isinstance(v, GridValues)]
     if len(grid) > 1:
         raise ConfigError(f"sample: only one knob may be a list of values (got {', '.join(n for n, _ in grid)})")
+    # Everything the user gave is checked before the network loads (TensorFlow takes seconds): the
+    # model file and its knobs (read from the file's config), the input, every knob value.
+    info = read_info(opts["run"])
+    info.check_knobs(knobs)
+    x, in_rate = read_di(Path(opts["input"]), info.sample_rate, log)
+    if grid:
+        name, values = grid[0]
+        knob = next(k for k in info.knobs if k.name == name)
+        values = [knob.check(v, f"knob '{name}'") for v in values]  # all checked before any file is written
+        info.check_values(len(x), {**knobs, name: values[0]})
+    else:
+        info.check_values(len(x), knobs)
     amp = AmpModel.load(opts["run"])
-    amp.check_knobs(knobs)
-    x, in_rate = read_di(Path(opts["input"]), amp.sample_rate, log)
     n_in = int(round(len(x) * in_rate / amp.sample_rate))
 
     def render(values: dict) -> np.ndarray:
@@ -149,9 +168,6 @@ def cmd_sample(args: list[str], log) -> int:
         write_wav(out, render(knobs), in_rate)
         log(f"wrote {out} ({n_in / in_rate:.1f} s at {in_rate} Hz; {describe(amp, knobs)})")
         return 0
-    name, values = grid[0]
-    knob = next(k for k in amp.knobs if k.name == name)
-    values = [knob.check(v, f"knob '{name}'") for v in values]  # all checked before any file is written
     renders, files = [], []
     for v in values:
         y = render({**knobs, name: v})
@@ -191,8 +207,8 @@ def describe(amp, knobs: dict) -> str:
 
 
 def cmd_export(args: list[str], log) -> int:
-    from .amp import AmpModel
-    from .export import FORMATS, export
+    from .amp import AmpModel, read_info
+    from .export import FORMATS, check_knobs_for, export
 
     opts, knobs = parse_args(args, EXPORT_KEYS, "export")
     for key in ("run", "format"):
@@ -204,10 +220,12 @@ def cmd_export(args: list[str], log) -> int:
     for n, v in knobs.items():
         if not isinstance(v, (str, float)):
             raise ConfigError(f"export: knobs.{n} must be one value (a snapshot), not a list or automation")
+    check_knobs_for(fmt, knobs)
+    out = check_output(Path(opts["output"]), (FORMATS[fmt],)) if "output" in opts else None
+    info = read_info(opts["run"])  # the model file and the knob values checked before TensorFlow loads
+    info.check_values(1, knobs)
     amp = AmpModel.load(opts["run"])
-    if "output" in opts:
-        out = check_output(Path(opts["output"]), (FORMATS[fmt],))
-    else:
+    if out is None:
         base = amp.source_file.parent / "export"
         tag = "_".join(f"{n}-{_tag(v)}" for n, v in sorted(knobs.items()))
         out = base / f"model{'_' + tag if tag else ''}{'_' + fmt if fmt in ('proteus', 'rtneural') else ''}{FORMATS[fmt]}"

@@ -3,6 +3,8 @@ train / val / test regions. The test region is audio that training never sees.""
 from __future__ import annotations
 
 import hashlib
+import os
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +13,7 @@ from scipy.signal import lfilter
 from .errors import SignalError
 
 REGIONS = ("train", "val", "test")
+CLIP_LEVEL = 0.999  # |x| at or above this counts as full scale (clipping check)
 
 
 @dataclass
@@ -205,45 +208,79 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 
 def check_di(audio: np.ndarray, sr: int, where: str, min_duration_s: float = 5.0) -> None:
-    """Reject DI audio that would produce a bad dataset; one line naming the problem and the fix."""
+    """Reject DI audio that would produce a bad dataset: empty, NaN/Inf, too short, silent, above full
+    scale or clipped (flat tops: more than 3 pairs of neighbouring samples at |x| >= 0.999). One line
+    naming the problem and the fix."""
     if audio.size == 0:
-        raise SignalError(f"{where}: the file holds no audio")
+        raise SignalError(f"{where}: the file holds no audio; give a DI recording of at least {min_duration_s:g} s")
     if not np.all(np.isfinite(audio)):
-        raise SignalError(f"{where}: contains NaN or Inf samples")
+        raise SignalError(f"{where}: contains NaN or Inf samples; re-export the DI from your recorder or DAW (e.g. as 24-bit PCM WAV)")
     if len(audio) < min_duration_s * sr:
-        raise SignalError(f"{where}: {len(audio) / sr:.2f} s is too short (need at least {min_duration_s:g} s)")
+        raise SignalError(f"{where}: {len(audio) / sr:.2f} s is too short (need at least {min_duration_s:g} s); record a longer DI")
     peak = float(np.max(np.abs(audio)))
     if peak < 1e-4:
-        raise SignalError(f"{where}: the audio is silent (peak {peak:.2g})")
+        raise SignalError(f"{where}: the audio is silent (peak {peak:.2g}); check the recording (guitar plugged in, input level up)")
     if peak > 1.0:
         raise SignalError(f"{where}: peak {peak:.3f} exceeds full scale; normalise it below 1.0")
-    full = np.abs(audio) >= 0.999
+    full = np.abs(audio) >= CLIP_LEVEL
     runs = np.count_nonzero(full[1:] & full[:-1])
     if runs > 3:
         raise SignalError(f"{where}: looks clipped ({int(full.sum())} samples at full scale); re-record with lower input gain")
 
 
+def wav_truncation(path) -> tuple[int, int] | None:
+    """(bytes present, bytes declared) of a RIFF/WAVE file's data chunk when the file ends before the
+    data its header declares (a cut-short copy or export), else None. Other formats: None (libsndfile
+    reports their damage itself). Audio libraries read such a WAV silently up to where it ends."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, clen = struct.unpack("<4sI", f.read(8))
+                if cid == b"data":
+                    present = size - (pos + 8)
+                    if clen not in (0, 0xFFFFFFFF) and clen > present:  # 0 / -1: length left open by a streaming writer
+                        return present, clen
+                    return None
+                pos += 8 + clen + (clen & 1)
+    except OSError:
+        return None
+    return None
+
+
 def file_signal(path: str, sr: int, val_fraction: float, test_fraction: float, min_duration_s: float = 5.0) -> Signal:
-    """A user's DI file: must be mono, at the plugin's sample rate, finite, unclipped and long enough."""
+    """A user's DI file: must be mono, at the plugin's sample rate, finite, complete, unclipped and long enough."""
     import soundfile as sf
 
     where = f"signal.path={path}"
     check_fractions(val_fraction, test_fraction)
+    fpath = os.path.expanduser(str(path))
+    if not os.path.isfile(fpath):
+        what = "a directory, not a file" if os.path.isdir(fpath) else "file not found"
+        raise SignalError(f"{where}: cannot read audio ({what}); check the path (relative paths start from the current directory)")
     try:
-        info = sf.info(path)
+        info = sf.info(fpath)
     except Exception as e:
-        msg = "file not found" if "No such file" in str(e) or "not found" in str(e).lower() else " ".join(str(e).split())[:120]
-        raise SignalError(f"{where}: cannot read audio ({msg})") from None
+        raise SignalError(f"{where}: cannot read audio ({' '.join(str(e).split())[:120]}); give a WAV, FLAC or AIFF file") from None
     if info.samplerate != sr:
         raise SignalError(f"{where}: sample rate {info.samplerate} Hz, but the plugin runs at {sr} Hz; resample the DI or set plugin.sample_rate={info.samplerate}")
     if info.channels != 1:
         raise SignalError(f"{where}: {info.channels} channels; a DI must be mono (e.g. `sox in.wav out.wav remix 1`)")
+    cut = wav_truncation(fpath)
+    if cut:
+        raise SignalError(f"{where}: the file is truncated (only {100 * cut[0] / cut[1]:.0f}% of the audio its header "
+                          "declares is there); copy or export it again")
     try:
-        audio, _ = sf.read(path, dtype="float32", always_2d=False)
+        audio, _ = sf.read(fpath, dtype="float32", always_2d=False)
     except Exception as e:
-        raise SignalError(f"{where}: cannot read audio ({' '.join(str(e).split())[:120]})") from None
+        raise SignalError(f"{where}: cannot read audio ({' '.join(str(e).split())[:120]}); the file is damaged, export it again") from None
     if len(audio) < info.frames:
-        raise SignalError(f"{where}: file is truncated ({len(audio)} of {info.frames} frames readable)")
+        raise SignalError(f"{where}: the file is truncated ({len(audio)} of {info.frames} frames readable); copy or export it again")
     check_di(audio, sr, where, min_duration_s)
     return Signal(audio.astype(np.float32), sr, region_bounds(len(audio), val_fraction, test_fraction), [],
                   {"kind": "file", "path": str(path), "val_fraction": float(val_fraction), "test_fraction": float(test_fraction)})

@@ -4,7 +4,7 @@ import pytest
 import soundfile as sf
 
 from capture.errors import SignalError
-from capture.signals import builtin_signal, file_signal, pluck
+from capture.signals import builtin_signal, check_di, file_signal, pluck, wav_truncation
 
 SR = 48000
 
@@ -70,8 +70,40 @@ def test_file_signal_rejects(tmp_path, make, msg):
 
 
 def test_truncated_wav_rejected(tmp_path):
-    p = write(tmp_path, good_audio())
+    """A cut-short WAV reads without error (libsndfile stops where the file ends): refused by name,
+    even when what is left is long enough."""
+    p = write(tmp_path, good_audio(12))
     data = open(p, "rb").read()
-    open(p, "wb").write(data[: len(data) // 2])
-    with pytest.raises(SignalError):
+    open(p, "wb").write(data[: len(data) * 7 // 10])
+    with pytest.raises(SignalError, match="truncated .*copy or export it again"):
         file_signal(p, SR, 0.1, 0.2)
+
+
+def test_wav_truncation_compares_the_data_chunk_with_the_file(tmp_path):
+    p = write(tmp_path, good_audio())
+    assert wav_truncation(p) is None
+    data = open(p, "rb").read()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) * 3 // 4])
+    present, declared = wav_truncation(tmp_path / "cut.wav")
+    assert declared == 6 * SR * 4 and 0 < present < declared
+    (tmp_path / "text.wav").write_text("not audio")
+    assert wav_truncation(tmp_path / "text.wav") is None
+
+
+def test_check_di_refuses_clipped_and_silent_audio():
+    """The DI policy as a pure function: flat tops at full scale (clipping) and silence are refused,
+    a loud but unclipped DI (even one sample at full scale) is accepted."""
+    t = np.arange(6 * SR) / SR
+    tone = (0.5 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
+    check_di(tone, SR, "di")
+    lone = tone.copy()
+    lone[1000] = 0.9995
+    check_di(lone, SR, "di")
+    with pytest.raises(SignalError, match="di: looks clipped .*re-record with lower input gain"):
+        check_di(np.clip(tone * 4, -1, 1), SR, "di")
+    with pytest.raises(SignalError, match="di: the audio is silent .*check the recording"):
+        check_di(np.zeros_like(tone), SR, "di")
+    with pytest.raises(SignalError, match="silent"):
+        check_di(tone * 1e-5, SR, "di")
+    with pytest.raises(SignalError, match="exceeds full scale"):
+        check_di(tone * 3, SR, "di")
