@@ -10,6 +10,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,9 +18,11 @@ from . import dataset as ds
 from .config import CaptureConfig, changed_keys, to_dict, validate
 from .errors import CaptureFailed, ConfigError, DatasetError, PluginError
 from .host import Amp, make_amp, render_setting
-from .worker import HostProcess, WorkerFailed, wait_for_any
-from .signals import Signal, builtin_signal, file_signal
 from .sweep import parse_shard, plan
+from .worker import HostProcess, WorkerFailed, wait_for_any
+
+if TYPE_CHECKING:
+    from .signals import Signal
 
 # Keys that do not change what is captured (so they may differ on resume and between shards).
 VOLATILE = {"out", "workers", "overwrite", "progress", "timeout_s", "retries"}
@@ -29,6 +32,8 @@ GIVE_UP_AFTER = 3           # stop early when this many settings failed and none
 
 
 def make_signal(sig: dict, sr: int) -> Signal:
+    from .signals import builtin_signal, file_signal  # scipy.signal: ~1 s to import, not needed by plugin workers
+
     if sig["kind"] == "builtin":
         return builtin_signal(sr, sig["duration_s"], sig["seed"], sig["val_fraction"], sig["test_fraction"], sig["peak"])
     if sig["kind"] == "file":

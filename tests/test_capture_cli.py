@@ -2,6 +2,7 @@
 changed reruns, parallel and sharded captures equal to a plain one, and one-line errors."""
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,19 @@ from tests.conftest import ROOT, SMALL, error_lines, run_cli
 
 def capture(*args, **kw):
     return run_cli("capture", "sweep", *SMALL, *args, **kw)
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of pid (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
 
 
 def settings_hashes(root):
@@ -129,6 +143,7 @@ def test_killed_capture_resumes_without_loss_or_duplicates(tmp_path, small_datas
     """SIGKILL mid-run at several points; reruns finish with exactly the uninterrupted result."""
     slow = ["plugin.kind=python", "plugin.target=tests.amps:SlowAmp", "+plugin.options.sleep_s=0.4", "plugin.name=builtin"]
     ref = None
+    rng = random.Random(8)
     for kill_at in (0, 1, 4):  # settings written before the kill (0: during the plugin checks)
         out = tmp_path / f"killed{kill_at}"
         cmd = [sys.executable, "-m", "capture", "sweep", *SMALL, *slow, f"out={out}"]
@@ -138,9 +153,15 @@ def test_killed_capture_resumes_without_loss_or_duplicates(tmp_path, small_datas
             if (out / "manifest.json").exists() and len(list(out.glob("settings/*.wav"))) >= kill_at:
                 break
             time.sleep(0.05)
-        time.sleep(0.2)
+        time.sleep(rng.uniform(0.05, 0.5))  # somewhere inside the next render or write
+        workers = children(proc.pid)
+        assert workers, "the plugin runs in a child process"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        gone = time.monotonic() + 5
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < gone:
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{w}").exists() for w in workers), "plugin processes outlived the capture"
         partial = read_manifest(out)
         assert not partial["complete"]
         p = capture(*slow, f"out={out}")
@@ -259,7 +280,7 @@ def test_bad_input_one_line_error_and_no_files(tmp_path, args, msg, code):
 
 
 BROKEN = ["sweep=gain_sweep", "sweep.n_train=5", "sweep.n_heldout=2", "signal.duration_s=6", "progress=false",
-          "plugin.kind=python", "plugin.target=tests.amps:BrokenAmp", "timeout_s=4"]
+          "plugin.kind=python", "plugin.target=tests.amps:BrokenAmp", "timeout_s=2"]
 # gain_sweep with 5 + 2 settings: gains 0, 2.5, 5, 7.5, 10 (train), 1.25 (val), 8.75 (test); the plugin
 # checks use settings 00000 and 00006.
 FAULTS = ["+plugin.options.segfault_gains=[2.5]", "+plugin.options.hang_gains=[5.0]", "+plugin.options.nan_gains=[7.5]",
@@ -283,7 +304,7 @@ def test_a_crashing_hanging_nan_plugin_fails_only_its_settings(tmp_path, workers
     m = read_manifest(out)
     status = {s["id"]: (s["status"], s.get("error") or "") for s in m["settings"]}
     assert status["00001"] == ("failed", "plugin process crashed (SIGSEGV)")
-    assert status["00002"][0] == "failed" and status["00002"][1].startswith("timed out after 4 s")
+    assert status["00002"][0] == "failed" and status["00002"][1].startswith("timed out after 2 s")
     assert status["00003"] == ("failed", "plugin output contains NaN/Inf")
     for i in ("00000", "00004", "00005", "00006"):
         assert status[i][0] == "done"
@@ -294,19 +315,39 @@ def test_a_crashing_hanging_nan_plugin_fails_only_its_settings(tmp_path, workers
     assert not list(out.rglob("*.tmp"))
     problems = verify(out)
     assert "setting 00001: not captured (status failed: plugin process crashed (SIGSEGV))" in problems
+    if workers == 2:
+        return
     # the good settings equal a capture of the same settings by an amp that never fails
     clean = tmp_path / "clean"
     assert capture(*BROKEN, f"out={clean}").returncode == 0
     ref = {s["id"]: s["sha256"] for s in read_manifest(clean)["settings"]}
     assert all(by_id[i]["sha256"] == ref[i] for i in ("00000", "00004", "00005", "00006"))
-    if workers == 2:
-        return
     # a rerun retries just the failed settings (they fail again here); the captured ones are untouched
     before = {f.name: f.stat().st_mtime_ns for f in (out / "settings").iterdir()}
     p = capture(*args)
     assert p.returncode == 3 and "retrying 3 that failed before" in p.stderr
     assert {f.name: f.stat().st_mtime_ns for f in (out / "settings").iterdir()} == before
     assert [s["status"] for s in read_manifest(out)["settings"]].count("failed") == 3
+
+
+def test_a_hung_plugin_process_dies_with_a_killed_capture(tmp_path):
+    """SIGKILL the capture while its plugin process hangs: the kernel takes the plugin process down
+    too (it would otherwise spin on forever, holding the plugin and its licence)."""
+    out = tmp_path / "hung"
+    cmd = [sys.executable, "-m", "capture", "sweep", *BROKEN, "timeout_s=120", "+plugin.options.hang_gains=[2.5]", f"out={out}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (out / "settings" / "00000.wav").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # now rendering gain 2.5: hung
+    workers = children(proc.pid)
+    assert workers and proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone = time.monotonic() + 3
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < gone:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers), "the hung plugin process outlived the capture"
 
 
 def test_plugin_checks_move_on_when_the_plugin_crashes_on_the_check_setting(tmp_path):
