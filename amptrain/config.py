@@ -60,6 +60,7 @@ class TrainerConfig:
     eval_overlap: int = 4800
     renders: int = 4                    # held-out test settings written as WAV (target vs prediction)
     strategy: str = "default"           # default | mirrored | multi_worker (reads TF_CONFIG)
+    cluster_timeout: float = 300.0      # multi_worker: seconds to wait for every worker to join, then one error line
     resume: bool = False                # continue the latest unfinished run of this name (or run_dir)
     progress: bool = True
 
@@ -110,5 +111,7 @@ def check(cfg: dict) -> None:
         if not ok:
             value = cfg[key.split(".")[0]][key.split(".")[1]]
             raise ConfigError(f"config key '{key}': {value!r} {why}")
+    if t["cluster_timeout"] <= 0:
+        raise ConfigError(f"config key 'trainer.cluster_timeout': {t['cluster_timeout']!r} must be > 0")
     if t["max_minutes"] is not None and t["max_minutes"] <= 0:
         raise ConfigError(f"config key 'trainer.max_minutes': {t['max_minutes']!r} must be > 0")

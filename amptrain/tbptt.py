@@ -2,11 +2,18 @@
 warm-up without gradient to settle the LSTM state, then update every `window` samples, carrying
 the state (without gradient) from one window to the next.
 
-Works under any `tf.distribute` strategy: the batch is split across replicas, each replica keeps its
-own share of the state, and gradients are summed across replicas by the optimizer."""
+Works under any `tf.distribute` strategy (several devices, several workers): each replica runs its own
+contiguous share of the batch's rows and keeps its share of the state; the predictions are gathered,
+so every replica computes the loss of the whole batch, and the gradient is summed over replicas and
+clipped before the update. The maths is that of one device with the whole batch (the losses are
+ratios over the batch: an average of per-replica losses would be another loss)."""
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
+
+_CLIP = weakref.WeakKeyDictionary()  # optimizer -> its clipping, moved out of it for several replicas
 
 
 class TBPTT:
@@ -26,14 +33,47 @@ class TBPTT:
             with tf.GradientTape() as tape:
                 p, h2, s2 = model((x, c, h, s), training=True)
                 loss = loss_fn(y[..., 0], p[..., 0], w)
-                scaled = loss / replicas  # the optimizer sums replicas' gradients: mean of losses
-            grads = tape.gradient(scaled, model.trainable_variables)
+            grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return scaled, tf.stop_gradient(h2), tf.stop_gradient(s2)
+            return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
+
+        # Several replicas: the optimizer would clip each replica's part of the gradient before summing
+        # them, which is not the clipping of the whole batch's gradient; so the clipping moves here.
+        clip = None
+        if replicas > 1:
+            clip = _CLIP.get(optimizer) or {"clipnorm": optimizer.clipnorm, "global_clipnorm": optimizer.global_clipnorm,
+                                            "clipvalue": optimizer.clipvalue}
+            _CLIP[optimizer] = clip  # a second TBPTT on this optimizer must not find it unclipped
+            optimizer.clipnorm = optimizer.global_clipnorm = optimizer.clipvalue = None
+
+        def clipped(grads):
+            if clip["clipnorm"]:
+                return [tf.clip_by_norm(g, clip["clipnorm"]) for g in grads]
+            if clip["global_clipnorm"]:
+                return tf.clip_by_global_norm(grads, clip["global_clipnorm"])[0]
+            if clip["clipvalue"]:
+                return [tf.clip_by_value(g, -clip["clipvalue"], clip["clipvalue"]) for g in grads]
+            return list(grads)
+
+        def shared_step(x, c, y, h, s, w):
+            # x, c, h, s: this replica's rows; y, w: the whole batch's
+            ctx = tf.distribute.get_replica_context()
+            with tf.GradientTape() as tape:
+                p, h2, s2 = model((x, c, h, s), training=True)
+                p_all = ctx.all_gather(p[..., 0], axis=0)  # the whole batch's prediction, rows in order
+                loss = loss_fn(y[..., 0], p_all, w) / replicas
+            # all_gather's gradient sums the replicas' upstream gradients and hands each replica its
+            # rows', so these are this replica's terms of the whole batch's gradient; sum them here
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tape.gradient(loss, model.trainable_variables))
+            grads = clipped(grads)
+            # the optimizer sums the replicas' gradients again: give it each replica's equal share
+            # (exact for 2, 4, 8... replicas; within an ulp otherwise)
+            optimizer.apply_gradients(zip([g / replicas for g in grads], model.trainable_variables))
+            return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
 
         @tf.function(reduce_retracing=True)
         def update(x, c, y, h, s, w):
-            loss, h2, s2 = self.strategy.run(step, args=(x, c, y, h, s, w))
+            loss, h2, s2 = self.strategy.run(shared_step if replicas > 1 else step, args=(x, c, y, h, s, w))
             return self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), h2, s2
 
         @tf.function(reduce_retracing=True)
@@ -52,12 +92,19 @@ class TBPTT:
         return cond if cond.ndim == 3 else np.repeat(cond[:, None, :], length, axis=1)
 
     def _split(self, a: np.ndarray):
-        """Give each replica its share of the batch (rows r, r+n, r+2n, ...); identity on one device."""
+        """Give each replica its contiguous share of the batch's rows (replica r of n: rows r*B/n to
+        (r+1)*B/n; on several workers each computes the same batch and keeps its replicas' rows);
+        identity on one device."""
         n = self.strategy.num_replicas_in_sync
         if n == 1:
             return a
+        k = len(a) // n
         return self.strategy.experimental_distribute_values_from_function(
-            lambda ctx: a[ctx.replica_id_in_sync_group::n])
+            lambda ctx: a[ctx.replica_id_in_sync_group * k:(ctx.replica_id_in_sync_group + 1) * k])
+
+    def broadcast(self, arrays: list) -> list[np.ndarray]:
+        """`broadcast` over this trainer's strategy."""
+        return broadcast(self.strategy, arrays)
 
     def batch(self, x: np.ndarray, cond: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
         """One batch of segments (B, L, 1): warm-up, then updates every `window` samples; returns the
@@ -69,16 +116,38 @@ class TBPTT:
         c = self.tracks(cond, L).astype(np.float32)
         zero = np.zeros((B, self.model.hidden_size), np.float32)
         h, s = self._split(zero), self._split(zero)
-        w8 = self._split(np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32))
+        w8 = np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32)
         w = min(self.warmup, L - 1)
         if w > 0:
             h, s = self._advance(self._split(x[:, :w]), self._split(c[:, :w]), h, s)
         losses = []
         for t in range(w, L, self.window):
             e = min(t + self.window, L)
-            loss, h, s = self._update(self._split(x[:, t:e]), self._split(c[:, t:e]), self._split(y[:, t:e]), h, s, w8)
+            # inputs and state split over the replicas; targets and weights whole (the loss is the batch's)
+            loss, h, s = self._update(self._split(x[:, t:e]), self._split(c[:, t:e]), y[:, t:e], h, s, w8)
             losses.append(float(loss))
         return float(np.mean(losses))
+
+
+def broadcast(strategy, arrays: list) -> list[np.ndarray]:
+    """The first replica's `arrays` on every worker (replica 0 lives on the chief), as float64: one
+    all-reduce to which the other replicas add zeros. Every worker must call it at the same point,
+    with arrays of the same shapes (their values do not matter off the chief). Identity on one device."""
+    import tensorflow as tf
+
+    if strategy.num_replicas_in_sync == 1:
+        return [np.asarray(a) for a in arrays]
+    flat = [np.asarray(a, np.float64).ravel() for a in arrays]
+    vec = np.concatenate(flat) if flat else np.zeros(0)
+    zero = np.zeros_like(vec)
+    per = strategy.experimental_distribute_values_from_function(
+        lambda ctx: vec if ctx.replica_id_in_sync_group == 0 else zero)
+    out = np.asarray(strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None))
+    parts, i = [], 0
+    for a, f in zip(arrays, flat):
+        parts.append(out[i:i + f.size].reshape(np.shape(a)))
+        i += f.size
+    return parts
 
 
 def predict(model, x: np.ndarray, cond: np.ndarray, chunk: int = 48000) -> np.ndarray:

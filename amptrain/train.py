@@ -32,9 +32,14 @@ def epoch_segments(train: SplitData, t: dict, epoch: int):
 
 def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, sample_rate: int,
         pre_emphasis: str, ckpt_dir: Path, state: dict, writer=None, log=print, chief: bool = True,
-        balance: bool = True) -> dict:
+        balance: bool = True, sync=None) -> dict:
     """Train from `state` (new or loaded from the last checkpoint) until early stopping, max_epochs
-    or max_minutes; returns the final state. The best weights are in `ckpt_dir/best.npz`."""
+    or max_minutes; returns the final state. The best weights are in `ckpt_dir/best.npz`.
+
+    Several workers (`sync`: the chief's numbers to every worker, `tbptt.broadcast`): every worker
+    runs the same epochs (its replicas' share of each batch); only the chief validates and writes
+    checkpoints and logs, and every worker takes the chief's timings and validation ESR, so all take
+    the same decisions (learning rate, early stopping, max_minutes) and stop after the same epoch."""
     from tqdm import tqdm
 
     optimizer.learning_rate.assign(state["lr"])
@@ -46,7 +51,7 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         n_batches = max(1, len(x) // B)  # drop the remainder: every update sees a full batch
         t0 = time.perf_counter()
         bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{t['max_epochs']}", unit="batch",
-                   disable=not t["progress"], file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.5)
+                   disable=not (t["progress"] and chief), file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.5)
         losses = []
         for b in bar:
             sl = slice(b * B, (b + 1) * B) if len(x) >= B else slice(None)
@@ -56,8 +61,14 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         seconds = time.perf_counter() - t0
         samples = n_batches * min(B, len(x)) * x.shape[1]
         t1 = time.perf_counter()
-        v, _ = evaluate(model, val, sample_rate, pre_emphasis, t["eval_chunk"], t["eval_overlap"])
+        if chief or sync is None:
+            v, _ = evaluate(model, val, sample_rate, pre_emphasis, t["eval_chunk"], t["eval_overlap"])
+        else:  # a worker: the chief's numbers arrive just below
+            v = {"esr": 0.0, "esr_pre": 0.0}
         val_seconds = time.perf_counter() - t1
+        if sync is not None:
+            seconds, val_seconds, esr, esr_pre = (float(a) for a in sync([seconds, val_seconds, v["esr"], v["esr_pre"]]))
+            v = {**v, "esr": esr, "esr_pre": esr_pre}
         val_esr = v["esr"]
         improved = state["best_val"] is None or val_esr < state["best_val"]
         state["epoch"] = epoch + 1
