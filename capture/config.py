@@ -6,6 +6,7 @@ is reported as one line naming the key.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -99,12 +100,13 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
 
-def compose(config_name: str, overrides: list[str], config_dir: str | None = None) -> DictConfig:
-    """Compose `conf/<config_name>.yaml` with Hydra overrides; errors become one-line ConfigErrors."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+@contextmanager
+def hydra_session(overrides: list[str], config_dir: str | None = None):
+    """Hydra initialised on `conf/` (plus the user's --config-dir) with our schemas registered; yields
+    the overrides to use (the search path added). Used by compose and by multirun."""
+    from hydra import initialize_config_dir
+    from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
     overrides = list(overrides)
     if config_dir:
@@ -112,15 +114,26 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
         if not d.is_dir():
             raise ConfigError(f"--config-dir: {config_dir} is not a directory")
         overrides.append(f"hydra.searchpath=[file://{d}]")
-    from hydra.core.config_store import ConfigStore
-
     cs = ConfigStore.instance()
     for name, schema in SCHEMAS.items():
         cs.store(name=name, node=schema)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=overrides)
+            yield overrides
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def compose(config_name: str, overrides: list[str], config_dir: str | None = None) -> DictConfig:
+    """Compose `conf/<config_name>.yaml` with Hydra overrides; errors become one-line ConfigErrors."""
+    from hydra import compose as hydra_compose
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with hydra_session(overrides, config_dir) as ov:
+            return hydra_compose(config_name=config_name, overrides=ov)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         msg = _one_line(e).split(" Config search path:")[0].replace(" Available options", "; available options")
         cause = e.__cause__
@@ -128,8 +141,6 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
             key = getattr(cause, "full_key", None)
             msg = f"config key '{key}': " + _one_line(cause).split(" full_key:")[0] if key else f"{msg}: {_one_line(cause)}"
         raise ConfigError(f"config: {msg}") from None
-    finally:
-        GlobalHydra.instance().clear()
 
 
 def validate(cfg: DictConfig, schema: type) -> DictConfig:

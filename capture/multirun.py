@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .config import CONF_DIR, SCHEMAS, _one_line
+from .config import _one_line, hydra_session
 from .errors import AmpcapError, ConfigError
 
 
@@ -35,31 +35,16 @@ def shard_job(cfg) -> tuple[int, str]:
 
 def multirun(overrides: list[str], config_dir: str | None, log=print) -> int:
     """Run the capture config under Hydra's multirun; prints one line per job and the merge command."""
-    from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
-    from hydra import initialize_config_dir
     from omegaconf.errors import OmegaConfBaseException
 
-    overrides = list(overrides)
-    if config_dir:
-        d = Path(config_dir).expanduser().resolve()
-        if not d.is_dir():
-            raise ConfigError(f"--config-dir: {config_dir} is not a directory")
-        overrides.append(f"hydra.searchpath=[file://{d}]")
-    cs = ConfigStore.instance()
-    for name, schema in SCHEMAS.items():
-        cs.store(name=name, node=schema)
-    GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            hydra = GlobalHydra.instance().hydra
-            batches = hydra.multirun(config_name="capture", task_function=shard_job, overrides=overrides,
-                                     with_log_configuration=False)
+        with hydra_session(overrides, config_dir) as ov:
+            batches = GlobalHydra.instance().hydra.multirun(config_name="capture", task_function=shard_job, overrides=ov,
+                                                            with_log_configuration=False)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
         raise ConfigError(f"config: {_one_line(e).split(' Config search path:')[0]}") from None
-    finally:
-        GlobalHydra.instance().clear()
     results = []
     for batch in batches or []:
         for job in batch:

@@ -35,6 +35,14 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def all_gone(pids: list[int], within_s: float) -> bool:
+    """Whether every process in pids has exited within `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(Path(f"/proc/{p}").exists() for p in pids)
+
+
 def settings_hashes(root):
     return [(s["index"], s["split"], s["knobs"], s["sha256"]) for s in read_manifest(root)["settings"]]
 
@@ -158,10 +166,7 @@ def test_killed_capture_resumes_without_loss_or_duplicates(tmp_path, small_datas
         assert workers, "the plugin runs in a child process"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        gone = time.monotonic() + 5
-        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < gone:
-            time.sleep(0.05)
-        assert not any(Path(f"/proc/{w}").exists() for w in workers), "plugin processes outlived the capture"
+        assert all_gone(workers, 5), "plugin processes outlived the capture"
         partial = read_manifest(out)
         assert not partial["complete"]
         p = capture(*slow, f"out={out}")
@@ -344,10 +349,7 @@ def test_a_hung_plugin_process_dies_with_a_killed_capture(tmp_path):
     assert workers and proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    gone = time.monotonic() + 3
-    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < gone:
-        time.sleep(0.05)
-    assert not any(Path(f"/proc/{w}").exists() for w in workers), "the hung plugin process outlived the capture"
+    assert all_gone(workers, 3), "the hung plugin process outlived the capture"
 
 
 def test_plugin_checks_move_on_when_the_plugin_crashes_on_the_check_setting(tmp_path):
