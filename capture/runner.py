@@ -241,7 +241,7 @@ def run_sweep(cfg_in, log=print) -> Path:
         for w in manifest["checks"]["warnings"]:
             log(f"warning: {w}")
         task = lambda s: ("capture", s, manifest["checks"]["reload_per_setting"], signal.regions["train"])  # noqa: E731
-        done_now, failed_now, elapsed = capture_pending(
+        done_now, elapsed = capture_pending(
             pending, entries, spawn, idle, task, root, manifest, cfg, timeout, attempts, seconds, log)
     finally:
         for h in idle:
@@ -382,7 +382,7 @@ def capture_pending(pending, entries, spawn, idle, task, root, manifest, cfg, ti
         for host in busy:
             host.kill()
         bar.close()
-    return done_now, failed_now, time.perf_counter() - t0
+    return done_now, time.perf_counter() - t0
 
 
 def params_table(cfg_in) -> tuple[list[dict], str | None]:
