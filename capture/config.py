@@ -15,7 +15,18 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def find_conf_dir() -> Path:
+    """The configs: the copy installed inside the package (capture/conf, from a wheel or `pip install .`),
+    else the checkout's top-level conf/ (editable install, or running from the repository)."""
+    here = Path(__file__).resolve().parent
+    for d in (here / "conf", here.parent / "conf"):
+        if (d / "capture.yaml").is_file():
+            return d
+    raise ConfigError(f"config: ampcap's configs are missing (looked in {here / 'conf'} and {here.parent / 'conf'}); "
+                      "reinstall ampcap (pip install ampcap, or pip install -e . in a checkout)")
+
 
 
 @dataclass
@@ -119,7 +130,7 @@ def hydra_session(overrides: list[str], config_dir: str | None = None):
         cs.store(name=name, node=schema)
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(find_conf_dir()), version_base="1.3"):
             yield overrides
     finally:
         GlobalHydra.instance().clear()
