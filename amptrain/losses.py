@@ -82,12 +82,16 @@ def tf_esr(y, y_hat, pre_emphasis: str = "hp", w=None):
 
 
 def tf_dc(y, y_hat, w=None):
+    """DC loss over a batch (batch, time): each row's offset squared (rows are different settings, so
+    opposite offsets must not cancel), over the batch's energy (never a row's own: near-silent windows
+    would blow up): sum_r w_r mean_t(y - y_hat)^2 / sum_r w_r mean_t(y^2)."""
     import tensorflow as tf
 
-    if w is None:
-        return tf.square(tf.reduce_mean(y - y_hat)) / (tf.reduce_mean(tf.square(y)) + EPS)
-    w = w[:, None] / tf.reduce_mean(w)
-    return tf.square(tf.reduce_mean(w * (y - y_hat))) / (tf.reduce_mean(w * tf.square(y)) + EPS)
+    err = tf.square(tf.reduce_mean(y - y_hat, axis=-1))
+    ref = tf.reduce_mean(tf.square(y), axis=-1)
+    if w is not None:
+        err, ref = err * w, ref * w
+    return tf.reduce_sum(err) / (tf.reduce_sum(ref) + EPS)
 
 
 def tf_stft_loss(y, y_hat, fft_sizes=(256, 1024, 2048)):

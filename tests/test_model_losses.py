@@ -45,7 +45,36 @@ def test_tf_losses_match_numpy():
         per_row = sum(np.sum((losses.emphasise(y, pe) - losses.emphasise(p, pe)) ** 2, axis=1)) / np.sum(losses.emphasise(y, pe) ** 2)
         assert float(losses.tf_esr(tf.constant(y), tf.constant(p), pe)) == pytest.approx(per_row, rel=1e-6)
         assert per_row == pytest.approx(ref, rel=0.05)
-    assert float(losses.tf_dc(tf.constant(y), tf.constant(p))) == pytest.approx(losses.dc_error(y.ravel(), p.ravel()), rel=1e-6)
+    # one row: the batch DC loss is the file metric
+    assert float(losses.tf_dc(tf.constant(y[:1]), tf.constant(p[:1]))) == pytest.approx(losses.dc_error(y[0], p[0]), rel=1e-6)
+
+
+def test_tf_dc_rows_do_not_cancel():
+    """Opposite offsets in two rows (two knob settings) are two errors, not none: each row's DC error
+    is 0.0025 / 0.01 = 0.25, and so is the batch's."""
+    import tensorflow as tf
+
+    y = 0.1 * np.random.default_rng(0).standard_normal((2, 24000))
+    y = y - y.mean(axis=1, keepdims=True)
+    e = np.mean(y ** 2, axis=1)
+    got = float(losses.tf_dc(tf.constant(y), tf.constant(y + np.array([[0.05], [-0.05]]))))
+    assert got == pytest.approx(2 * 0.05 ** 2 / e.sum(), rel=1e-6) and got == pytest.approx(0.25, rel=0.02)
+    # row weights scale each row's error and energy alike
+    w = np.array([3.0, 1.0])
+    got_w = float(losses.tf_dc(tf.constant(y), tf.constant(y + np.array([[0.05], [0.0]])), tf.constant(w)))
+    assert got_w == pytest.approx(3 * 0.05 ** 2 / (w * e).sum(), rel=1e-6)
+
+
+def test_batch_losses_bounded_by_near_silent_rows():
+    """Ratios are over the batch's energy, never a row's own: a near-silent window (a pause in the DI)
+    with a tiny error must not dominate the loss of a batch with a loud row predicted well."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    y = np.stack([0.3 * rng.standard_normal(1000), 1e-6 * rng.standard_normal(1000)])
+    p = y + np.stack([0.003 * rng.standard_normal(1000), 1e-4 + 1e-4 * rng.standard_normal(1000)])
+    for name, fn in (("esr", lambda a, b: losses.tf_esr(a, b, "none")), ("dc", losses.tf_dc)):
+        assert float(fn(tf.constant(y), tf.constant(p))) < 1e-3, name
 
 
 def test_band_level_error():
