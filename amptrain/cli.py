@@ -12,6 +12,7 @@ USAGE = """usage: python -m amptrain [train] [--config-dir DIR] [overrides]
        python -m amptrain sample run=RUN input=DI.wav output=OUT.wav [knobs.NAME=VALUE ...] [mode=chunked|sequential|streaming]
        python -m amptrain export run=RUN format=nam|proteus|rtneural|keras [knobs.NAME=VALUE ...] [output=FILE]
        python -m amptrain knobs run=RUN
+       python -m amptrain report run=RUN [dataset=DIR] [grid=7]   (re)write RUN/report.html
 
 Trains a knob-conditioned LSTM on a captured dataset; results go to outputs/runs/<name>/<time>/.
 RUN is a run directory (or its model.keras). A knob value is a number or choice (knobs.gain=7.3),
@@ -74,6 +75,15 @@ def _model_command(name: str):
     return run
 
 
+def _report_command(args):
+    from .report_html import cmd_report
+
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        return 0
+    return cmd_report(args, log=lambda m: print(m, file=sys.stderr))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help", "help"):
@@ -81,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv and argv[0] in ("sample", "export", "knobs"):
         return guarded(_model_command(argv[0]), argv[1:], "interrupted: nothing was written")
+    if argv and argv[0] == "report":
+        return guarded(_report_command, argv[1:], "interrupted: the previous report (if any) is kept")
     if argv and argv[0] == "train":
         argv = argv[1:]
     return guarded(cmd_train, argv, "interrupted: continue with the same command plus trainer.resume=true")

@@ -84,6 +84,9 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
         ds.write_wav(rdir / f"{tag}_target.wav", d.y[i], sr)
         ds.write_wav(rdir / f"{tag}_prediction.wav", np.clip(preds[head_key][i], -1, 1), sr)
     print_summary(out, head_key, names, log)
+    from .report_html import write_run_report  # report.html: A/B players, knob explorer, plots
+
+    write_run_report(run, net=model, log=log)
     log(f"run directory: {run}")
     return out
 

@@ -18,6 +18,7 @@ commands:
   params [--config-dir DIR] [overrides]   list a plugin's parameters (names, ranges, units, values)
   verify DATASET_DIR                      re-check a dataset: schema, checksums, lengths, sample rate
   merge  DATASET_DIR [SHARD_DIR ...]      join shards captured with sweep.shard=i/n into DATASET_DIR
+  report DATASET_DIR                      write DATASET_DIR/report.html (design, levels, warnings, players)
 
 examples:
   python -m capture sweep
@@ -109,11 +110,24 @@ def cmd_merge(args):
     out = Path(args[0])
     shards = [Path(a) for a in args[1:]] or sorted(p for p in (out / "shards").glob("*-of-*") if p.is_dir())
     m = merge(shards, out)
+    from .report import write_dataset_report
+
+    write_dataset_report(out, log=lambda msg: print(msg, file=sys.stderr), check=False)
     print(f"merged {len(shards)} shards into {out} ({len(m['settings'])} settings)")
     return 0
 
 
-COMMANDS = {"sweep": cmd_sweep, "params": cmd_params, "verify": cmd_verify, "merge": cmd_merge}
+def cmd_report(args):
+    from .report import write_dataset_report
+
+    if len(args) != 1 or args[0].startswith("-"):
+        raise AmpcapError("report: give exactly one dataset directory")
+    out = write_dataset_report(Path(args[0]), log=lambda m: print(m, file=sys.stderr))
+    print(f"ok: {out}")
+    return 0
+
+
+COMMANDS = {"sweep": cmd_sweep, "params": cmd_params, "verify": cmd_verify, "merge": cmd_merge, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -259,6 +259,9 @@ def run_sweep(cfg_in, log=print) -> Path:
     log(f"dataset: {root} ({len(manifest['settings'])} settings, {seconds:.1f} s each"
         + (f", captured {done_now} at {speed:.0f}x real time" if speed else ", nothing left to capture")
         + (f", {warn} warnings in the manifest" if warn else "") + ")")
+    from .report import write_dataset_report  # the listening report: design, levels, warnings, players
+
+    write_dataset_report(root, log=log, check=False)
     if failed:
         log(f"{len(failed)} of {len(manifest['settings'])} settings failed after {attempts} attempt(s) each:")
         for s in failed:
