@@ -1,5 +1,6 @@
 """A trained amp as a user sees it: `AmpModel.load(run_dir_or_file)`, its knobs, and `render(x,
-gain=7.3)` at any setting, with knobs fixed, per-sample or automated, offline or streaming."""
+sample_rate, gain=7.3)` at any setting (pedalboard's convention: audio at another rate than the
+model's is resampled in and back out), with knobs fixed, per-sample or automated, offline or streaming."""
 from __future__ import annotations
 
 import json
@@ -137,11 +138,12 @@ class ModelInfo:
             return encode(specs, vals)
         return smooth(encode(specs, vals, n), self.sample_rate, smooth_ms)
 
-    def check_values(self, n: int, values: dict) -> None:
-        """Every knob value (fixed, per-sample or automation over n samples) valid, or a one-line error."""
+    def check_values(self, n: int, values: dict, sample_rate: int | None = None) -> None:
+        """Every knob value (fixed, per-sample or automation over n samples at sample_rate, default the
+        model's) valid, or a one-line error."""
         self.check_knobs(values)
         for k in self.knobs:
-            knob_values(k, values.get(k.name, k.default), n, self.sample_rate)
+            knob_values(k, values.get(k.name, k.default), n, sample_rate or self.sample_rate)
 
 
 class AmpModel(ModelInfo):
@@ -159,42 +161,74 @@ class AmpModel(ModelInfo):
         ks = ", ".join(f"{k.name}={k.default}" for k in self.knobs) or "no knobs"
         return f"AmpModel({self.source_file or 'in memory'}: {self.net.hidden_size} units, {self.net.conditioning}; {ks})"
 
-    def render(self, x: np.ndarray, *, mode: str = "chunked", smooth_ms: float = DEFAULT_SMOOTH_MS,
-               chunk: int | None = None, overlap: int | None = None, progress: bool = False, **knobs) -> np.ndarray:
-        """The amp's output for mono float audio x at the model's sample rate. A knob is a value, a
-        per-sample array, or automation [(seconds, value), ...]."""
+    def render(self, x: np.ndarray, sample_rate: int | None = None, *, mode: str = "chunked",
+               smooth_ms: float = DEFAULT_SMOOTH_MS, chunk: int | None = None, overlap: int | None = None,
+               progress: bool = False, prewarm: bool = True, **knobs) -> np.ndarray:
+        """The amp's output for mono float audio x at `sample_rate` (None: the model's own rate), of
+        x's length and rate. Another rate is resampled to the model's and back. A knob is a value, a
+        per-sample array (at x's rate), or automation [(seconds, value), ...]. The render starts from
+        the state the model settles in on silence at the starting knobs (prewarm=False: zero state)."""
         from .render import DEFAULT_OVERLAP, Stream, render_chunked, render_sequential
 
         x = check_audio(x)
+        rate = self.check_rate(sample_rate)
         if mode not in MODES:
             raise ConfigError(f"mode '{mode}' is not one of {', '.join(MODES)}")
+        if rate != self.sample_rate:
+            self.check_values(len(x), knobs, rate)  # per-sample tracks are at x's rate: checked there
+            if len(x) == 0:
+                return x.copy()
+            xm = resample(x, rate, self.sample_rate)
+            km = {n: retime(v, len(x), len(xm)) for n, v in knobs.items()}
+            y = self.render(xm, mode=mode, smooth_ms=smooth_ms, chunk=chunk, overlap=overlap,
+                            progress=progress, prewarm=prewarm, **km)
+            return fit_length(resample(y, self.sample_rate, rate), len(x))
         cond = self.features(len(x), knobs, smooth_ms)
         if len(x) == 0:
             return x.copy()
         if mode == "sequential":
-            return render_sequential(self.net, x, cond)
+            return render_sequential(self.net, x, cond, prewarm)
         if mode == "streaming":
-            s, out, block = Stream(self.net), [], 4096
+            s, out, block = Stream(self.net, prewarm), [], 4096
             track = cond.ndim == 2
             for i in range(0, len(x), block):
                 out.append(s.process(x[i: i + block], cond[i: i + block] if track else cond))
             return np.concatenate(out)
         return render_chunked(self.net, x[None], cond[None], chunk=chunk,
-                              overlap=DEFAULT_OVERLAP if overlap is None else overlap, progress=progress)[0]
+                              overlap=DEFAULT_OVERLAP if overlap is None else overlap, progress=progress,
+                              prewarm=prewarm)[0]
 
-    def stream(self, smooth_ms: float = DEFAULT_SMOOTH_MS) -> "AmpStream":
-        return AmpStream(self, smooth_ms)
+    def check_rate(self, sample_rate) -> int:
+        """A sample rate in Hz (None: the model's), or a one-line error."""
+        if sample_rate is None:
+            return self.sample_rate
+        if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"sample_rate must be a number of Hz (as render(x, 44100, ...)), got {sample_rate!r}")
+        if not np.isfinite(sample_rate) or sample_rate <= 0 or float(sample_rate) != int(sample_rate):
+            raise ConfigError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+        return int(sample_rate)
+
+    def stream(self, sample_rate: int | None = None, *, smooth_ms: float = DEFAULT_SMOOTH_MS,
+               prewarm: bool = True) -> "AmpStream":
+        """Live use at the model's own rate (a block-by-block resampler would add its own latency and
+        edges: another rate is refused, resample before the stream)."""
+        rate = self.check_rate(sample_rate)
+        if rate != self.sample_rate:
+            raise ConfigError(f"stream: the model runs at {self.sample_rate} Hz and a stream does not resample; "
+                              f"give it audio at {self.sample_rate} Hz, or render offline with render(x, {rate}, ...)")
+        return AmpStream(self, smooth_ms, prewarm)
 
 
 class AmpStream:
     """Live use: `process(block, gain=...)` with the LSTM state and the knob smoother carried between
-    blocks, so the result equals an offline render of the joined blocks with the same knob track."""
+    blocks, so the result equals an offline render of the joined blocks with the same knob track;
+    `reset()` starts over, pre-warmed again at the next block's knobs."""
 
-    def __init__(self, amp: AmpModel, smooth_ms: float = DEFAULT_SMOOTH_MS):
+    def __init__(self, amp: AmpModel, smooth_ms: float = DEFAULT_SMOOTH_MS, prewarm: bool = True):
         from .render import Stream
 
         self.amp, self.smooth_ms = amp, smooth_ms
-        self._stream = Stream(amp.net)
+        self._stream = Stream(amp.net, prewarm)  # pre-warmed at its first block's knobs, again after reset
         self._last = None  # the smoothed features at the end of the previous block
 
     def reset(self) -> None:
@@ -224,3 +258,35 @@ def check_audio(x) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ConfigError("audio holds NaN or infinite samples")
     return a
+
+
+def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Polyphase resampling (scipy's resample_poly, its default Kaiser window), float32 out."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    if int(from_rate) == int(to_rate):
+        return np.asarray(x, np.float32)
+    g = gcd(int(from_rate), int(to_rate))
+    return resample_poly(x, int(to_rate) // g, int(from_rate) // g).astype(np.float32)
+
+
+def fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """y cut or zero-padded to n samples (a resampling round trip can be a sample off)."""
+    return np.pad(y[:n], (0, max(0, n - len(y)))).astype(np.float32)
+
+
+def retime(value, n_from: int, n_to: int):
+    """A knob value for audio resampled from n_from to n_to samples: per-sample tracks are re-sampled
+    (linear for numbers, nearest for switches); values and automation (in seconds) pass unchanged."""
+    if not isinstance(value, np.ndarray) and not (isinstance(value, (list, tuple)) and len(value) == n_from
+                                                  and not any(isinstance(p, (list, tuple)) for p in value)):
+        return value
+    arr = np.asarray(value)
+    if arr.ndim != 1 or len(arr) != n_from or n_from == 0:
+        return value  # wrong shape: the knob check names it
+    pos = np.arange(n_to) * (n_from / max(n_to, 1))
+    if np.issubdtype(arr.dtype, np.number):
+        return np.interp(pos, np.arange(n_from), arr.astype(np.float64))
+    return arr[np.clip(np.round(pos).astype(int), 0, n_from - 1)]

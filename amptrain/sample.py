@@ -10,6 +10,7 @@ import numpy as np
 from capture.errors import ConfigError, SignalError
 from capture.signals import wav_truncation
 
+from .amp import resample  # noqa: F401 - the resampler `sample` uses (kept importable here)
 from .automation import DEFAULT_SMOOTH_MS
 
 SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress"}
@@ -70,9 +71,9 @@ class GridValues(list):
 
 
 def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
-    """The DI as mono float32 at the model's rate, and the file's own rate. Stereo is mixed to mono,
-    another rate is resampled (both said in the log); missing, unreadable, truncated, empty or NaN
-    files are refused."""
+    """The DI as mono float32 at the file's own rate, and that rate. Stereo is mixed to mono, another
+    rate than the model's is said in the log (the render resamples it in and back out); missing,
+    unreadable, truncated, empty or NaN files are refused."""
     import soundfile as sf
 
     if not path.exists():
@@ -95,20 +96,9 @@ def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
     if audio.shape[1] > 1:
         log(f"input: {path.name} has {audio.shape[1]} channels; rendering their mix (mono)")
         audio = audio.mean(axis=1, keepdims=True)
-    x = audio[:, 0]
     if sr != model_rate:
         log(f"input: {path.name} is at {sr} Hz, the model at {model_rate} Hz; resampling in and back out")
-        x = resample(x, sr, model_rate)
-    return x.astype(np.float32), int(sr)
-
-
-def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(int(from_rate), int(to_rate))
-    return resample_poly(x, to_rate // g, from_rate // g).astype(np.float32)
+    return audio[:, 0].astype(np.float32), int(sr)
 
 
 def check_output(path: Path, suffixes: tuple[str, ...]) -> Path:
@@ -148,17 +138,14 @@ def cmd_sample(args: list[str], log) -> int:
         name, values = grid[0]
         knob = next(k for k in info.knobs if k.name == name)
         values = [knob.check(v, f"knob '{name}'") for v in values]  # all checked before any file is written
-        info.check_values(len(x), {**knobs, name: values[0]})
+        info.check_values(len(x), {**knobs, name: values[0]}, in_rate)
     else:
-        info.check_values(len(x), knobs)
+        info.check_values(len(x), knobs, in_rate)
     amp = AmpModel.load(opts["run"])
-    n_in = int(round(len(x) * in_rate / amp.sample_rate))
+    n_in = len(x)
 
     def render(values: dict) -> np.ndarray:
-        y = amp.render(x, mode=mode, smooth_ms=smooth_ms, progress=progress, **values)
-        if in_rate != amp.sample_rate:
-            y = resample(y, amp.sample_rate, in_rate)
-        y = np.pad(y[:n_in], (0, max(0, n_in - len(y))))
+        y = amp.render(x, in_rate, mode=mode, smooth_ms=smooth_ms, progress=progress, **values)
         peak = float(np.max(np.abs(y))) if len(y) else 0.0
         if peak > 1.0:
             log(f"note: the output peaks at {peak:.2f} (above full scale); it is written as float, unclipped")

@@ -1,6 +1,7 @@
 """Rendering a trained model as a user does: AmpModel.load, knobs fixed / per-sample / automated,
-chunked == sequential within -60 dB, streaming == offline, smoothing removes clicks, and the sample
-and knobs commands (files written, one-line errors, nothing half-written)."""
+chunked == sequential within -60 dB, streaming == offline, smoothing removes clicks, audio at another
+sample rate (render(x, 44100)), renders that start pre-warmed (no start-up bump), and the sample and
+knobs commands (files written, one-line errors, nothing half-written)."""
 import json
 import zipfile
 
@@ -62,7 +63,8 @@ def di(seconds=2.0, seed=0):
 
 
 def db(err, ref):
-    return 10 * np.log10(np.sum((err.astype(np.float64)) ** 2) / np.sum(ref.astype(np.float64) ** 2))
+    e = np.sum(err.astype(np.float64) ** 2)
+    return -np.inf if e == 0 else 10 * np.log10(e / np.sum(ref.astype(np.float64) ** 2))
 
 
 def test_load_lists_knobs_and_accepts_run_dir_file_and_runs_folder(run_dir, amp, tmp_path):
@@ -158,6 +160,120 @@ def test_bad_knobs_are_one_line_errors(amp, knobs, message):
 
 def test_a_fixed_knob_at_its_training_value_is_accepted(amp):
     assert amp.render(np.zeros(100, np.float32), bass=5).shape == (100,)
+
+
+# --- sample rates (pedalboard's convention: amp.render(x, sample_rate, ...)) --------------------
+
+def filter_amp():
+    """An LSTM set up as four leaky integrators (a low-pass filter with its corners in samples): its
+    sound depends on the rate the audio is at, so a render at the wrong rate is audible."""
+    from amptrain import AmpModel
+
+    net = make_net(hidden=4, knobs=[KNOBS[0]])
+    k, r, b = (np.zeros_like(w) for w in net.lstm.get_weights())
+    k[0, 8:12] = 0.02                  # candidate gates: the audio, small enough to stay linear
+    b[4:8] = [1.0, 2.0, 3.0, 4.0]      # forget gates: time constants of about 1 to 55 samples
+    b[12:16] = 10.0                    # output gates open
+    net.lstm.set_weights([k, r, b])
+    net.out.set_weights([np.array([[30.0], [20.0], [10.0], [5.0]], np.float32), np.zeros(1, np.float32)])
+    return AmpModel(net)
+
+
+def test_render_takes_the_input_rate_and_resamples_in_and_out(amp):
+    from amptrain.amp import resample
+
+    lp = filter_amp()
+    x48 = di(1.0)
+    x44 = resample(x48, SR, 44100)
+    y = lp.render(x44, 44100)
+    assert y.shape == x44.shape and y.dtype == np.float32
+    ref = resample(lp.render(x48), SR, 44100)[: len(x44)]
+    assert db(y - ref, ref) < -50, db(y - ref, ref)  # the same sound, at the caller's rate
+    wrong = lp.render(x44)  # 44.1 kHz audio taken for 48 kHz: what render did before it took a rate
+    assert db(wrong - ref, ref) > -40, db(wrong - ref, ref)
+    np.testing.assert_array_equal(amp.render(x48, SR, gain=7.0), amp.render(x48, gain=7.0))
+    # a per-sample track is given at the input's rate and follows it
+    ramp = np.linspace(2.0, 9.0, len(x44))
+    tracked = amp.render(x44, 44100, gain=ramp)
+    automated = amp.render(x44, 44100, gain=[(0.0, 2.0), ((len(x44) - 1) / 44100, 9.0)])
+    assert tracked.shape == x44.shape and db(tracked - automated, automated) < -50
+
+
+@pytest.mark.parametrize("rate, message", [
+    (0, "positive whole number of Hz"), (-44100, "positive whole number of Hz"),
+    (44100.5, "positive whole number of Hz"), ("44100", "must be a number of Hz"), (True, "must be a number of Hz"),
+])
+def test_bad_sample_rates_are_one_line_errors(amp, rate, message):
+    from capture.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        amp.render(np.zeros(100, np.float32), rate)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_stream_at_another_rate_is_refused_with_what_to_do(amp):
+    from capture.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        amp.stream(44100)
+    assert "runs at 48000 Hz and a stream does not resample" in str(e.value) and "render(x, 44100" in str(e.value)
+    assert amp.stream(SR).process(np.zeros(64, np.float32)).shape == (64,)
+
+
+# --- pre-warm: a render starts settled, as if the amp had been on (no start-up bump) --------------
+
+FIRST = 96  # the first 2 ms at 48 kHz
+
+
+def settled_render(amp, x, **knobs):
+    """The reference: 1 s of silence then x, from the zero state, the silence dropped."""
+    pad = np.zeros(SR, np.float32)
+    return amp.render(np.concatenate([pad, x]), mode="sequential", prewarm=False, **knobs)[SR:]
+
+
+@pytest.mark.parametrize("mode", ["sequential", "chunked", "streaming"])
+def test_every_render_starts_like_a_settled_one(amp, mode):
+    x = di(0.3)
+    knobs = {"gain": 8.0, "channel": "lead"}
+    ref = settled_render(amp, x, **knobs)[:FIRST]
+    y = amp.render(x, mode=mode, **knobs)[:FIRST]
+    assert db(y - ref, ref) < -80, db(y - ref, ref)
+    cold = amp.render(x, mode=mode, prewarm=False, **knobs)[:FIRST]
+    assert db(cold - ref, ref) > -30, db(cold - ref, ref)  # the zero state's bump the pre-warm removes
+
+
+def test_chunked_renders_of_several_settings_each_start_settled(amp):
+    from amptrain.render import render_chunked
+
+    x = di(0.3)
+    settings = [{"gain": 1.0, "channel": "clean"}, {"gain": 9.0, "channel": "lead"}]
+    cond = np.stack([amp.features(1, k) for k in settings])
+    y = render_chunked(amp.net, np.stack([x, x]), cond, chunk=4800, overlap=2048)  # evaluate.py's call
+    for row, knobs in zip(y, settings):
+        ref = settled_render(amp, x, **knobs)
+        assert db(row[:FIRST] - ref[:FIRST], ref[:FIRST]) < -80
+        assert db(row - ref, ref) < -60
+
+
+def test_a_stream_starts_settled_and_again_after_reset(amp):
+    x = di(0.3)
+    ref = settled_render(amp, x[:512], gain=3.0)
+    s = amp.stream()
+    first = s.process(x[:512], gain=3.0)
+    assert db(first[:FIRST] - ref[:FIRST], ref[:FIRST]) < -80
+    s.process(x, gain=9.0)  # played on at another setting ...
+    s.reset()               # ... then reset: settled again, at the next block's knobs
+    again = s.process(x[:512], gain=3.0)
+    assert db(again[:FIRST] - ref[:FIRST], ref[:FIRST]) < -80
+    cold = amp.stream(prewarm=False).process(x[:512], gain=3.0)
+    assert db(cold[:FIRST] - ref[:FIRST], ref[:FIRST]) > -30
+
+
+def test_an_automated_render_is_pre_warmed_at_its_first_knob_values(amp):
+    x = di(0.3)
+    y = amp.render(x, mode="sequential", gain=[(0.0, 2.0), (0.2, 9.0)])
+    ref = settled_render(amp, x, gain=2.0)
+    assert db(y[:FIRST] - ref[:FIRST], ref[:FIRST]) < -80
 
 
 # --- the sample / knobs commands -------------------------------------------------------------
