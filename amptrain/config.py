@@ -19,6 +19,7 @@ class DatasetConfig:
     path: Optional[str] = None          # dataset directory; default outputs/datasets/<plugin>-<sweep>
     capture_overrides: List[str] = field(default_factory=list)  # extra capture overrides (auto-capture)
     auto_capture: bool = True           # capture a missing dataset first (embedded amp only)
+    allow_failed: bool = False          # train on a dataset whose plugin failed some settings (they are left out)
 
 
 @dataclass

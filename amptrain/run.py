@@ -56,6 +56,12 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
     cmd = capture_command(d) if ccfg is not None else None
     embedded = ccfg is not None and ccfg.plugin.kind == "builtin"
     if embedded and d["auto_capture"]:
+        failed = [s for s in manifest["settings"] if s.get("status") == "failed"]
+        if d["allow_failed"] and failed and not any(s.get("status") == "pending" for s in manifest["settings"]):
+            log(f"dataset {root}: training without its {len(failed)} failed setting(s) (dataset.allow_failed=true):")
+            for s in failed:
+                log(f"  {s['id']} ({s['split']}) {s['knobs']}: {s.get('error')}")
+            return root
         from capture.runner import run_sweep
 
         ccfg.progress = cfg["trainer"]["progress"]
@@ -67,14 +73,14 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
         raise DatasetError(f"dataset {root} has {len(failed)} failed setting(s) ({', '.join(failed[:4])}"
                            f"{', ...' if len(failed) > 4 else ''}: the plugin crashed, hung or gave NaN/silence on them, "
                            f"see its manifest.json); rerun {'its capture command: ' + cmd if cmd else 'the capture command that made it'} "
-                           "to retry them")
+                           "to retry them, or train on the captured ones with dataset.allow_failed=true")
     what = "is incomplete (the capture was interrupted)" if manifest else "not found"
     how = f"capture it first: {cmd}" if cmd else "capture it with python -m capture sweep ... out=<dir>"
     raise DatasetError(f"dataset {root} {what}; {how}")
 
 
-def load_dataset(root: Path) -> dict:
-    problems = ds.verify(root)
+def load_dataset(root: Path, allow_failed: bool = False) -> dict:
+    problems = ds.verify(root, allow_failed=allow_failed)
     if problems:
         raise DatasetError(f"dataset {root}: {problems[0]} (run python -m capture verify {root})")
     return ds.read_manifest(root)
@@ -291,7 +297,7 @@ def _train(cfg: dict, log, config_dir: str | None, strategy, cluster: dict | Non
         try:
             run, resuming = choose_run_dir(cfg)
             root = locate_dataset(cfg, log, config_dir)
-            manifest = load_dataset(root)
+            manifest = load_dataset(root, cfg["dataset"]["allow_failed"])
             knobs, fixed = _model_knobs(cfg, manifest)
             if resuming:
                 check_resume(run, cfg, manifest, knobs)
@@ -311,7 +317,7 @@ def _train(cfg: dict, log, config_dir: str | None, strategy, cluster: dict | Non
             try:
                 run, resuming = Path(plan["run"]), plan["resuming"]
                 root = locate_dataset({**cfg, "dataset": {**cfg["dataset"], "auto_capture": False}}, log, config_dir)
-                manifest = load_dataset(root)
+                manifest = load_dataset(root, cfg["dataset"]["allow_failed"])
                 knobs, fixed = _model_knobs(cfg, manifest)
                 differ = sorted(k for k in set(plan["config"]) | set(_compared_config(cfg))
                                 if plan["config"].get(k) != _compared_config(cfg).get(k))
@@ -349,7 +355,9 @@ def _train(cfg: dict, log, config_dir: str | None, strategy, cluster: dict | Non
 
     ckpt_dir = run / "checkpoints"
     if chief:
-        run.mkdir(parents=True, exist_ok=True)
+        # one training per run directory (held until this process ends; a killed run's lock is void)
+        ds.lock_dir(run, f"run_dir={run}: another training is using this run directory ({{holder}}); wait for it "
+                         "to finish or stop it, or start a new run")
         for f in checkpoint.remove_stale_temps(run):
             log(f"removed {f.relative_to(run)}, left by a killed run")
     if not resuming and chief:
@@ -359,7 +367,9 @@ def _train(cfg: dict, log, config_dir: str | None, strategy, cluster: dict | Non
         write_json(run / "run.json", {
             "format": RUN_FORMAT, "format_version": RUN_VERSION, "name": cfg["name"], "config": cfg,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "dataset": {"path": str(root), "config_sha256": manifest["config_sha256"], "plugin": manifest["plugin"]},
+            "dataset": {"path": str(root), "config_sha256": manifest["config_sha256"], "plugin": manifest["plugin"],
+                        "failed_settings": [{k: s.get(k) for k in ("id", "split", "knobs", "error")}  # dataset.allow_failed
+                                            for s in manifest["settings"] if s["status"] == "failed"]},
             "knobs": knobs, "fixed_knobs": fixed, "sample_rate": sr})
     log(f"run {run} ({'resuming' if resuming else 'new'}{'' if chief else '; the chief writes it'}); dataset {root}: "
         f"{len(train_data.settings)} training settings, {len(val_data.settings)} validation; "

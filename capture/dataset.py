@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,85 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(e, OSError) and not e.filename:  # a failed write names no file: name ours
             raise OSError(e.errno, e.strerror, str(path)) from None
         raise
+
+
+# --- one writer per directory -----------------------------------------------------------------------
+
+LOCK = ".ampcap.lock"
+_HELD: dict[str, tuple[int, Path]] = {}
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (OSError, ValueError, UnicodeDecodeError):
+        info = {}
+    if not info.get("pid"):
+        return "another process"
+    host = f" on {info['host']}" if info.get("host") and info["host"] != os.uname().nodename else ""
+    return f"pid {info['pid']}{host}, since {info.get('since', '?')}"
+
+
+def lock_dir(path: Path, busy: str) -> Path:
+    """Take the exclusive lock of a directory for this process (flock on DIR/.ampcap.lock, which names
+    the holder's pid); `busy` (with {holder}) is the one-line error when another process holds it. The
+    kernel drops the lock of a process that dies, so a killed run never blocks the next one."""
+    import atexit
+    import fcntl
+    import socket
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    f = path / LOCK
+    key = str(f.resolve())
+    if key in _HELD:
+        return f
+    while True:
+        try:
+            fd = os.open(f, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, str(f)) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise DatasetError(busy.format(holder=holder)) from None
+        try:  # its last holder may have removed the file between our open and flock: lock the new one
+            if os.stat(f).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode(), 0)
+    if not _HELD:
+        atexit.register(lambda: [unlock_dir(Path(k).parent) for k in list(_HELD)])
+    _HELD[key] = (fd, f)
+    return f
+
+
+def unlock_dir(path: Path) -> None:
+    """Release a lock taken by lock_dir (the lock file goes; a waiting process then locks afresh)."""
+    key = str((Path(path) / LOCK).resolve())
+    if key in _HELD:
+        fd, f = _HELD.pop(key)
+        try:
+            f.unlink(missing_ok=True)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+@contextmanager
+def dir_lock(path: Path, busy: str):
+    """lock_dir for a block of code."""
+    lock_dir(path, busy)
+    try:
+        yield
+    finally:
+        unlock_dir(path)
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -170,8 +251,9 @@ def schema_errors(m: dict) -> list[str]:
     return errs
 
 
-def verify(root: Path, check_audio: bool = True) -> list[str]:
-    """Every problem with a dataset directory, one line each (empty list: the dataset is sound)."""
+def verify(root: Path, check_audio: bool = True, allow_failed: bool = False) -> list[str]:
+    """Every problem with a dataset directory, one line each (empty list: the dataset is sound).
+    allow_failed: settings the plugin failed on are left out instead of counted as problems."""
     root = Path(root)
     try:
         m = read_manifest(root)
@@ -181,7 +263,8 @@ def verify(root: Path, check_audio: bool = True) -> list[str]:
     if errs:
         return errs
     sr, n = m["sample_rate"], m["signal"]["num_samples"]
-    if not m["complete"]:
+    skip_failed = allow_failed and not any(s["status"] == "pending" for s in m["settings"])
+    if not m["complete"] and not skip_failed:
         errs.append("manifest: capture is not complete (rerun the same capture command to resume)")
     knob_specs = {k["name"]: k for k in m["knobs"]}
 
@@ -231,6 +314,8 @@ def verify(root: Path, check_audio: bool = True) -> list[str]:
         key = tuple(sorted(s["knobs"].items(), key=lambda kv: kv[0]))
         if s["split"] == "train":
             train_keys.add(key)
+        if s["status"] == "failed" and skip_failed:
+            continue
         if s["status"] != "done":
             errs.append(f"{where}: not captured (status {s['status']}" + (f": {s['error']}" if s.get("error") else "") + ")")
             continue
@@ -240,6 +325,9 @@ def verify(root: Path, check_audio: bool = True) -> list[str]:
             errs.append(f"setting {s['id']}: held-out ({s['split']}) setting is also a training setting")
     if not any(s["split"] == "train" for s in m["settings"]):
         errs.append("manifest: no training settings")
+    elif skip_failed and not any(s["split"] == "train" and s["status"] == "done" for s in m["settings"]):
+        errs.append("manifest: every training setting failed, none is left to train on; rerun the capture command "
+                    "to retry them (or fix the plugin)")
     return errs
 
 
@@ -273,6 +361,11 @@ def merge(shard_dirs: list[Path], out: Path) -> dict:
         missing = sorted(set(range(total or 0)) - set(by_index))
         raise DatasetError(f"merge: shards do not cover the design (missing settings {missing[:8]})")
     out = Path(out)
+    with dir_lock(out, f"{out}: another capture or merge is writing to this directory ({{holder}}); wait for it to finish"):
+        return _write_merged(manifests, first, total, by_index, out)
+
+
+def _write_merged(manifests: list, first: dict, total: int, by_index: dict, out: Path) -> dict:
     (out / "settings").mkdir(parents=True, exist_ok=True)
     src0 = manifests[0][0]
     _link_or_copy(src0 / first["signal"]["file"], out / first["signal"]["file"])

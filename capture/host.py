@@ -48,7 +48,8 @@ class Amp(ABC):
         rows = []
         for k in self.knobs:
             rng = "|".join(map(str, k.choices)) if k.discrete else f"{k.min:g} .. {k.max:g}"
-            rows.append({"name": k.name, "display": k.name, "range": rng, "unit": k.unit, "value": current[k.name]})
+            rows.append({"name": k.name, "display": k.name, "range": rng, "unit": k.unit, "value": current[k.name],
+                         **({"choices": [str(c) for c in k.choices]} if k.discrete else {})})
         return rows
 
     def identity(self) -> dict:
@@ -125,19 +126,31 @@ class PluginAmp(Amp):
         self.cfg = cfg
         self.name = cfg["name"]
         self.sample_rate = int(cfg.get("sample_rate") or 48000)
-        self.path = resolve_plugin_path(cfg)
-        if not os.path.exists(self.path):
-            raise PluginError(f"plugin.path: plugin file not found: {self.path}"
-                              + (f" (set plugin.path=... or ${cfg['path_env']})" if cfg.get("path_env") else ""))
+        self.path = self.check_path(cfg)
         self.plugin = self._load()
         self.params = dict(self.plugin.parameters)
         self.knobs, self.fixed, self._resolved, self._values = KnobSet([]), {}, {}, {}
         self.reported_latency = int(getattr(self.plugin, "reported_latency_samples", 0) or 0)
-        if not map_knobs:  # `capture params`: list the plugin's parameters even if the knob map is wrong
-            return
+        if map_knobs:  # `capture params` lists the plugin's parameters first, then maps (the map may be wrong)
+            self.map_knobs()
+
+    @staticmethod
+    def check_path(cfg: dict) -> str:
+        """The plugin file the config points at; one line naming the fix if it is not there."""
+        path = resolve_plugin_path(cfg)
+        if not os.path.exists(path):
+            raise PluginError(f"plugin.path: plugin file not found: {path}"
+                              + (f" (set plugin.path=... or ${cfg['path_env']})" if cfg.get("path_env") else ""))
+        return path
+
+    def map_knobs(self) -> None:
+        """Map the config's knobs and fixed parameters onto this instance's parameters (one-line errors)."""
+        cfg = self.cfg
         self.knobs = KnobSet([self._map_knob(n, dict(k)) for n, k in (cfg.get("knobs") or {}).items()])
         if not len(self.knobs):
-            raise ConfigError("plugin.knobs: no knobs mapped (see `python -m capture params plugin=...`)")
+            raise ConfigError("plugin.knobs: no knobs mapped; list the plugin's parameters with python -m capture params "
+                              "plugin=..., or write a config from them: python -m capture params plugin.path=... "
+                              "--write-config myplugins/plugin/myamp.yaml")
         self.fixed = {self._param_key(name, f"plugin.fixed.{name}"): v for name, v in (cfg.get("fixed") or {}).items()}
         for key, v in self.fixed.items():
             self._set(key, v, f"plugin.fixed.{self.params[key].name}")
@@ -275,14 +288,29 @@ class PluginAmp(Amp):
     def parameters(self) -> list[dict]:
         rows = []
         for key, p in self.params.items():
+            extra = {}
             if p.type is float:
                 rng = f"{p.min_value:g} .. {p.max_value:g}"
-            else:
-                vals = [str(v) for v in p.valid_values]
-                rng = "|".join(vals) if len(vals) <= 12 else "|".join(vals[:12]) + f"|... ({len(vals)})"
+            else:  # every value: `capture params` shortens long lists for the terminal (--all: not)
+                extra["choices"] = [str(v) for v in p.valid_values]
+                rng = "|".join(extra["choices"])
             rows.append({"name": key, "display": p.name, "range": rng, "unit": p.label or "",
-                         "value": str(getattr(self.plugin, key))})
+                         "value": str(getattr(self.plugin, key)), **extra})
         return rows
+
+    def param_specs(self) -> list[dict]:
+        """Every parameter as plain data (key, display name, kind, range or values, unit, current value):
+        what `capture params --write-config` guesses a knob map from."""
+        out = []
+        for key, p in self.params.items():
+            d = {"key": key, "name": p.name, "unit": p.label or "", "value": getattr(self.plugin, key)}
+            if p.type is float:
+                d.update(kind="float", min=float(p.min_value), max=float(p.max_value), value=float(d["value"]))
+            else:
+                d.update(kind="bool" if p.type is bool else "choice", choices=[str(v) for v in p.valid_values],
+                         value=str(d["value"]))
+            out.append(d)
+        return out
 
     def identity(self) -> dict:
         return {"name": self.name, "kind": "external", "path": self.path,
@@ -304,6 +332,48 @@ def load_python_amp(cfg: dict) -> Amp:
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"plugin.target: cannot import {target}: {e}") from None
     return obj(cfg)
+
+
+class DescribedAmp(Amp):
+    """An amp known only by its description (knobs, rate, identity), taken from a worker process that
+    loaded it: the capture process plans and labels the dataset with it, but never loads the plugin."""
+
+    def __init__(self, d: dict):
+        self.name, self.sample_rate, self.knobs = d["name"], int(d["sample_rate"]), d["knobs"]
+        self.reported_latency, self._identity = int(d.get("reported_latency") or 0), dict(d["identity"])
+
+    def set_knobs(self, values: dict) -> None:
+        raise RuntimeError("a described amp cannot be driven; render in a worker (capture/worker.py)")
+
+    read_knobs = process = set_knobs
+
+    def identity(self) -> dict:
+        return dict(self._identity)
+
+
+def describe(cfg: dict, for_params: bool = False) -> dict:
+    """Load the amp and say what the capture process needs: its knobs, rate and identity (a sweep), or
+    its parameter table and the knob map's problem if any (`capture params`). Runs in a worker process."""
+    if not for_params:
+        amp = make_amp(cfg)
+        return {"name": amp.name, "sample_rate": amp.sample_rate, "knobs": amp.knobs,
+                "reported_latency": amp.reported_latency, "identity": amp.identity()}
+    amp = make_amp(cfg, map_knobs=False)
+    rows, problem = amp.parameters(), None
+    specs = amp.param_specs() if isinstance(amp, PluginAmp) else []
+    if isinstance(amp, PluginAmp):
+        try:
+            amp.map_knobs()
+            by_param = {key: k.name for k in amp.knobs for key in amp._resolved[k.name].values()}
+            for r in rows:
+                r["knob"] = by_param.get(r["name"], "")
+        except (ConfigError, PluginError) as e:
+            problem = str(e)
+    else:
+        for r in rows:
+            r["knob"] = r["name"]
+    return {"rows": rows, "problem": problem, "specs": specs, "sample_rate": amp.sample_rate,
+            "identity": amp.identity()}
 
 
 def make_amp(cfg: dict, map_knobs: bool = True) -> Amp:

@@ -17,9 +17,9 @@ import numpy as np
 from . import dataset as ds
 from .config import CaptureConfig, changed_keys, to_dict, validate
 from .errors import CaptureFailed, ConfigError, DatasetError, PluginError
-from .host import Amp, make_amp, render_setting
+from .host import Amp, DescribedAmp, PluginAmp, describe, make_amp, render_setting
 from .sweep import parse_shard, plan
-from .worker import HostProcess, WorkerFailed, wait_for_any
+from .worker import HostProcess, WorkerFailed, describe_in_worker, wait_for_any
 
 if TYPE_CHECKING:
     from .signals import Signal
@@ -149,7 +149,7 @@ def prepare(cfg_in) -> tuple[dict, Amp, list[dict], Signal]:
         raise ConfigError(f"timeout_s: {cfg['timeout_s']:g} must be positive (seconds per setting), or null for automatic")
     if cfg["plugin"]["reload_per_setting"] not in ("auto", "always", "never"):
         raise ConfigError(f"plugin.reload_per_setting: '{cfg['plugin']['reload_per_setting']}' is not one of auto, always, never")
-    amp = make_amp(cfg["plugin"])
+    amp = load_amp(cfg["plugin"])
     cfg["plugin"]["sample_rate"] = amp.sample_rate
     settings = plan(amp.knobs, cfg["sweep"])
     if not settings:
@@ -166,7 +166,7 @@ def dataset_dir(cfg: dict) -> Path:
 
 def open_dataset(root: Path, key_cfg: dict, overwrite: bool) -> dict | None:
     """Existing manifest of the same capture (resume), None for a fresh start; refuse other captures."""
-    if not root.exists() or not any(root.iterdir()):
+    if not root.exists() or not any(p.name != ds.LOCK for p in root.iterdir()):
         return None
     try:
         old = ds.read_manifest(root)
@@ -205,17 +205,23 @@ def new_manifest(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], signa
 
 
 def run_sweep(cfg_in, log=print) -> Path:
+    """Capture (or resume) the dataset the config describes; one capture process per directory."""
     cfg, amp, settings, signal = prepare(cfg_in)
+    root = dataset_dir(cfg)
+    with ds.dir_lock(root, f"out={root}: another capture is writing to this directory ({{holder}}); wait for it "
+                           "to finish or stop it, or choose another out=..."):
+        return _sweep(cfg, amp, settings, signal, root, log)
+
+
+def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path, log) -> Path:
     key_cfg = capture_config(cfg, amp, signal)
     design_size = len(settings)
     shard = parse_shard(cfg["sweep"].get("shard"))
     if shard:
         settings = [s for s in settings if s["index"] % shard[1] == shard[0]]
-    root = dataset_dir(cfg)
     manifest = open_dataset(root, key_cfg, cfg["overwrite"])
     sr = amp.sample_rate
     if manifest is None:
-        root.mkdir(parents=True, exist_ok=True)
         input_sha = ds.write_wav(root / ds.INPUT, signal.audio, sr)
         manifest = new_manifest(cfg, key_cfg, amp, settings, signal, input_sha, design_size)
         ds.write_manifest(root, manifest)
@@ -388,21 +394,25 @@ def capture_pending(pending, entries, spawn, idle, task, root, manifest, cfg, ti
     return done_now, time.perf_counter() - t0
 
 
+def load_amp(pcfg: dict, for_params: bool = False):
+    """The amp for the capture process: the embedded one directly; a plugin (or Python amp) is loaded
+    in a worker process first, so one that crashes or hangs while loading fails with one line instead
+    of taking the command down. Returns an Amp (sweep) or the parameter description (params)."""
+    if pcfg.get("kind") == "builtin":
+        return describe(pcfg, for_params) if for_params else make_amp(pcfg)
+    if pcfg.get("kind") == "external":
+        PluginAmp.check_path(pcfg)  # a missing file needs no process
+    d = describe_in_worker(pcfg, for_params)
+    return d if for_params else DescribedAmp(d)
+
+
 def params_table(cfg_in) -> tuple[list[dict], str | None]:
     """The plugin's parameters, plus the knob-map problem if the config's map does not fit it."""
+    d = params_description(cfg_in)
+    return d["rows"], d["problem"]
+
+
+def params_description(cfg_in) -> dict:
+    """`capture params`: rows, knob-map problem and the parameters as data (for --write-config)."""
     cfg = to_dict(validate(cfg_in, CaptureConfig))
-    amp = make_amp(cfg["plugin"], map_knobs=False)
-    rows = amp.parameters()
-    problem = None
-    if cfg["plugin"]["kind"] == "external":
-        try:
-            mapped = make_amp(cfg["plugin"])
-            by_param = {key: k.name for k in mapped.knobs for key in mapped._resolved[k.name].values()}
-            for r in rows:
-                r["knob"] = by_param.get(r["name"], "")
-        except (ConfigError, PluginError) as e:
-            problem = str(e)
-    else:
-        for r in rows:
-            r["knob"] = r["name"]
-    return rows, problem
+    return {**load_amp(cfg["plugin"], for_params=True), "plugin": cfg["plugin"]}

@@ -196,3 +196,68 @@ def wait_for_any(hosts: list[HostProcess], timeout: float) -> None:
         wait_any(objs, timeout=max(0.0, timeout))
     else:
         time.sleep(max(0.0, timeout))
+
+
+# --- loading a plugin for its description (knobs, identity, parameters) ---------------------------
+
+def _describe_serve(conn: Connection, pcfg: dict, for_params: bool) -> None:
+    """Child process: load the plugin once and send back its description (or the error)."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .errors import AmpcapError
+    from .host import describe
+
+    try:
+        reply = ("ok", describe(pcfg, for_params))
+    except AmpcapError as e:
+        reply = ("error", type(e).__name__, str(e))
+    except Exception as e:
+        reply = ("fail", _describe(e))
+    conn.send(reply)
+
+
+def describe_in_worker(pcfg: dict, for_params: bool = False, ctx=None) -> dict:
+    """Load the plugin in a child process and return its description (capture/host.py `describe`), so
+    a plugin that crashes or hangs while it loads ends that child, not the command. Config and plugin
+    errors come back as the same one-line errors as when loaded here."""
+    from . import errors
+
+    ctx = ctx or mp.get_context("spawn")
+    conn, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_describe_serve, args=(child, pcfg, for_params), daemon=True)
+    proc.start()
+    child.close()
+    limit = START_TIMEOUT_S + float(pcfg.get("init_timeout_s") or 10.0)
+    who = pcfg.get("path") or pcfg.get("target") or pcfg.get("name")
+    try:
+        deadline = time.monotonic() + limit
+        msg = None
+        while msg is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise errors.PluginError(f"plugin: {who} did not finish loading within {limit:.0f} s (it hangs while "
+                                         "loading?); raise plugin.init_timeout_s=... if it is only slow")
+            wait_any([conn, proc.sentinel], timeout=min(left, 0.5))
+            if conn.poll():
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    msg = ("crash",)
+            elif not proc.is_alive():
+                msg = ("crash",)
+        if msg[0] == "crash":
+            proc.join(2.0)
+            raise errors.PluginError(f"plugin: {who} crashed while loading ({exit_reason(proc.exitcode)}); the plugin "
+                                     "itself failed, nothing was written: check that it loads in a DAW, reinstall or "
+                                     "update it")
+        if msg[0] == "error":
+            cls = getattr(errors, msg[1], errors.AmpcapError)
+            raise (cls if isinstance(cls, type) and issubclass(cls, errors.AmpcapError) else errors.AmpcapError)(msg[2])
+        if msg[0] == "fail":
+            raise errors.PluginError(f"plugin: {who} could not be loaded: {msg[1]}")
+        return msg[1]
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5.0)
+        conn.close()

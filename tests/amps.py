@@ -116,3 +116,13 @@ class BrokenAmp(TestAmp):
         if _gain_in(self, "nan_gains"):
             y[len(y) // 3] = np.nan
         return y
+
+
+class LoadCrashAmp(TestAmp):
+    """Crashes while it loads (a real SIGSEGV in native code), as some plugins do on a host they
+    do not expect: the capture command must survive it."""
+
+    def __init__(self, cfg):
+        import ctypes
+
+        ctypes.string_at(0)

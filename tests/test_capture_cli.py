@@ -401,3 +401,36 @@ def test_user_config_dir_plugin(tmp_path):
     assert read_manifest(out)["config"]["plugin"]["name"] == "myamp"
     p = run_cli("capture", "params", "--config-dir", tmp_path / "myplugins", "plugin=myamp")
     assert p.returncode == 0 and "gain" in p.stdout
+
+
+@pytest.mark.slow
+def test_a_second_capture_into_the_same_directory_stops_at_once_and_a_killed_ones_lock_does_not_block(tmp_path):
+    """Two captures into one out= would interleave manifest and WAVs: the second stops with one line
+    naming the first's pid (exit 2) and leaves it running; once the first is killed, its lock is gone."""
+    out = tmp_path / "ds"
+    slow = ["plugin.kind=python", "plugin.target=tests.amps:SlowAmp", "+plugin.options.sleep_s=3.0", "plugin.name=builtin"]
+    first = subprocess.Popen([sys.executable, "-m", "capture", "sweep", *SMALL, *slow, f"out={out}"], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "manifest.json").exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        second = capture(*slow, f"out={out}")
+        took = time.monotonic() - t0
+        assert first.poll() is None, "the first capture should still be running"
+        lines = error_lines(second)
+        assert second.returncode == 2 and len(lines) == 1, second.stderr
+        assert lines[0].startswith(f"error: out={out}: another capture is writing to this directory (pid {first.pid}"), lines[0]
+        assert took < 30  # it does not wait for the first one
+        assert first.poll() is None and (out / ".ampcap.lock").exists()
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert (out / ".ampcap.lock").exists()  # the killed run's lock file is left behind...
+        third = capture(*slow, f"out={out}")  # ...and does not block: the rerun resumes and finishes
+        assert third.returncode == 0, third.stderr
+        assert "resuming" in third.stderr and verify(out) == []
+        assert not (out / ".ampcap.lock").exists()
+    finally:
+        first.kill()
+        first.wait()

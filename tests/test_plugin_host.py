@@ -7,6 +7,7 @@ import pytest
 import pedalboard
 from capture.errors import ConfigError, PluginError
 from capture.host import PluginAmp, measure_latency, render_setting
+from tests.conftest import error_lines, run_cli
 
 
 class FakeParam:
@@ -132,3 +133,16 @@ def test_measure_latency_known_delays():
 
     b, a = butter(4, 0.1)
     assert measure_latency(lfilter(b, a, probe).astype(np.float32), probe, 2000) == 0
+
+
+@pytest.mark.parametrize("command", ["sweep", "params"])
+def test_a_plugin_that_crashes_while_loading_is_one_line_and_writes_nothing(tmp_path, command):
+    """The capture process never loads the plugin itself: a worker loads it first and its SIGSEGV
+    becomes one error line (before, the command died with the plugin)."""
+    p = run_cli("capture", command, "plugin.kind=python", "plugin.target=tests.amps:LoadCrashAmp", "progress=false",
+                f"out={tmp_path / 'out'}")
+    lines = error_lines(p)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: plugin: tests.amps:LoadCrashAmp crashed while loading "
+                                                   "(plugin process crashed (SIGSEGV))"), p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "out").exists()
