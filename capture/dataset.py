@@ -22,7 +22,13 @@ import numpy as np
 from .errors import DatasetError
 
 FORMAT = "ampcap-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: adds `output_level`; settings no longer warn about peaks above full scale
+READ_VERSIONS = (1, 2)      # version 1 datasets load as they are
+# Float WAVs hold any level: a peak at or above full scale (1.0, 0 dBFS) loses nothing, so it is not a
+# problem of the dataset (only a fixed-point output would clip it). A peak this far above full scale
+# (+24 dBFS) usually means a gain stage set wrong (plugin output or master), so that one is a warning.
+FULL_SCALE = 1.0
+HOT_PEAK = 10 ** (24 / 20)
 MANIFEST = "manifest.json"
 INPUT = "input.wav"
 SPLITS = ("train", "val", "test")
@@ -192,9 +198,34 @@ def read_manifest(root: Path) -> dict:
         raise DatasetError(f"{p}: not valid JSON ({e})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise DatasetError(f"{p}: not an {FORMAT} manifest")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise DatasetError(f"{p}: format_version {m.get('format_version')} is not supported (this ampcap reads {FORMAT_VERSION})")
+    if m.get("format_version") not in READ_VERSIONS:
+        raise DatasetError(f"{p}: format_version {m.get('format_version')} is not supported (this ampcap reads "
+                           f"{', '.join(map(str, READ_VERSIONS))})")
     return m
+
+
+def db(x: float) -> float | None:
+    return round(20 * float(np.log10(x)), 2) if x > 0 else None
+
+
+def output_level(settings: list[dict]) -> dict:
+    """The dataset's output level (manifest `output_level`, format 2): the loudest peak over the captured
+    settings, in dBFS too, and how many settings peak at or above full scale (kept exactly in float)."""
+    done = [s for s in settings if s.get("status") == "done"]
+    peak = max((float(s["peak"]) for s in done), default=0.0)
+    return {"peak": peak, "peak_dbfs": db(peak), "settings_above_full_scale": sum(s["peak"] >= FULL_SCALE for s in done),
+            "settings": len(done), "stored_as": "32-bit float, unscaled (the plugin's own level)"}
+
+
+def level_note(level: dict) -> str | None:
+    """One line for the end of a capture when settings peak above full scale (None when none do)."""
+    n = level["settings_above_full_scale"]
+    if not n:
+        return None
+    return (f"note: {n} of {level['settings']} settings peak above 0 dBFS (up to {level['peak_dbfs']:+.1f} dBFS): kept "
+            "exactly in the 32-bit float WAVs, nothing is clipped, and the model learns this level; only a fixed-point "
+            "output (a DAW's master, an interface) would clip it, so lower the plugin's master or the player's output "
+            "level there (README: Dataset format, output level)")
 
 
 def signal_stats(audio: np.ndarray) -> dict:
@@ -375,6 +406,8 @@ def _write_merged(manifests: list, first: dict, total: int, by_index: dict, out:
         _link_or_copy(d / s["file"], out / s["file"])
         settings.append(s)
     merged = {**first, "settings": settings, "complete": True}
+    if "output_level" in first:  # format 2: the whole dataset's level, not the first shard's
+        merged["output_level"] = output_level(settings)
     merged["sweep"] = {**first["sweep"], "shard": None}
     merged["checks"] = {**first["checks"], "shards": [str(d) for d, _ in manifests]}
     write_manifest(out, merged)

@@ -100,8 +100,9 @@ def capture_one(amp: Amp, setting: dict, di: np.ndarray, root: Path, pcfg: dict,
     if stats["rms"] < SILENCE_RMS or float(np.sqrt(np.mean(np.square(y[a:b], dtype=np.float64)))) < SILENCE_RMS:
         raise CaptureFailed("plugin output is silent "
                             "(unauthorised/demo plugin, bypassed, or master at zero?)")
-    if stats["peak"] >= 1.0:
-        warnings.append(f"clipping: output peak {stats['peak']:.3f} >= 1.0")
+    if stats["peak"] >= ds.HOT_PEAK:  # above full scale is fine in float (see ds.FULL_SCALE); this far is suspect
+        warnings.append(f"very hot output: peak {ds.db(stats['peak']):+.1f} dBFS (kept exactly, but a level this high "
+                        "usually means the plugin's output or master is set far too high)")
     rel = f"settings/{setting['id']}.wav"
     sha = ds.write_wav(root / rel, y, amp.sample_rate)
     return {"file": rel, "sha256": sha, "peak": stats["peak"], "rms": stats["rms"], "latency": int(r.latency),
@@ -257,6 +258,7 @@ def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path
     speed = done_now * seconds / elapsed if done_now and elapsed > 0 else None
     failed = [s for s in manifest["settings"] if s["status"] == "failed"]
     manifest["complete"] = not failed
+    manifest["output_level"] = ds.output_level(manifest["settings"])
     manifest["run"] = {"captured_this_run": done_now, "failed": len(failed), "seconds": round(elapsed, 3),
                        "x_realtime": round(speed, 1) if speed else None, "workers": cfg["workers"],
                        "timeout_s": timeout, "attempts_per_setting": attempts}
@@ -268,6 +270,9 @@ def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path
     from .report import write_dataset_report  # the listening report: design, levels, warnings, players
 
     write_dataset_report(root, log=log, check=False)
+    note = ds.level_note(manifest["output_level"])
+    if note:
+        log(note)
     if failed:
         log(f"{len(failed)} of {len(manifest['settings'])} settings failed after {attempts} attempt(s) each:")
         for s in failed:

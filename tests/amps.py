@@ -126,3 +126,10 @@ class LoadCrashAmp(TestAmp):
         import ctypes
 
         ctypes.string_at(0)
+
+
+class LoudAmp(TestAmp):
+    """Outputs far above full scale (`level`, default 4x), as hot third-party plugins do."""
+
+    def process(self, audio):
+        return super().process(audio) * np.float32(self.opts.get("level", 4.0))

@@ -57,7 +57,7 @@ def small_dataset(tmp_path_factory):
 
 def test_sweep_writes_a_verified_dataset(small_dataset):
     m = read_manifest(small_dataset)
-    assert m["complete"] and m["format_version"] == 1 and m["sample_rate"] == 48000
+    assert m["complete"] and m["format_version"] == 2 and m["sample_rate"] == 48000
     assert [s["split"] for s in m["settings"]].count("train") == 4
     assert {s["split"] for s in m["settings"]} == {"train", "val", "test"}
     assert m["checks"]["deterministic"] and m["checks"]["fresh_equals_reused"]
@@ -434,3 +434,37 @@ def test_a_second_capture_into_the_same_directory_stops_at_once_and_a_killed_one
     finally:
         first.kill()
         first.wait()
+
+
+def test_output_above_full_scale_is_kept_exactly_noted_once_and_old_datasets_still_load(tmp_path, small_dataset):
+    """Float WAVs lose nothing above 0 dBFS: no per-setting 'clipping' warnings, the audio is the
+    plugin's own (unscaled), the manifest (format 2) records the level, one note says what it means.
+    A format-1 dataset (no output_level) still verifies."""
+    out = tmp_path / "loud"
+    p = capture(f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:LoudAmp", "+plugin.options.level=4.0",
+                "plugin.name=builtin")
+    assert p.returncode == 0, p.stderr
+    m = read_manifest(out)
+    assert m["format_version"] == 2 and all(not s["warnings"] for s in m["settings"])
+    assert "clipping" not in p.stderr
+    notes = [l for l in p.stderr.splitlines() if l.startswith("note: ")]
+    lvl = m["output_level"]
+    assert lvl["settings_above_full_scale"] >= 1 and lvl["peak"] > 1.0
+    assert len(notes) == 1 and f"{lvl['settings_above_full_scale']} of 6 settings peak above 0 dBFS" in notes[0]
+    assert "nothing is clipped" in notes[0]
+    # the same settings as the plain capture, 4x: stored exactly, not normalised or clipped
+    plain = read_manifest(small_dataset)
+    for s, ref in zip(m["settings"], plain["settings"]):
+        y, _ = sf.read(out / s["file"], dtype="float32")
+        y0, _ = sf.read(small_dataset / ref["file"], dtype="float32")
+        np.testing.assert_allclose(y, 4.0 * y0, rtol=1e-6, atol=1e-7)
+    assert max(s["peak"] for s in m["settings"]) == lvl["peak"] > 1.0
+    # a version-1 dataset, as captured before the format change, still verifies
+    old = tmp_path / "v1"
+    shutil.copytree(small_dataset, old)
+    m1 = read_manifest(old)
+    m1["format_version"] = 1
+    m1.pop("output_level", None)
+    (old / "manifest.json").write_text(json.dumps(m1))
+    assert verify(old) == []
+    assert run_cli("capture", "verify", old).returncode == 0
