@@ -1,6 +1,8 @@
 """Export a trained amp to the files real-time players load: Neural Amp Modeler `.nam` (a snapshot at
-fixed knobs, folded into the LSTM biases), GuitarML Proteus JSON and RTNeural/AIDA-X JSON (knobs stay
-live as extra inputs), and `.keras` itself. Models a format cannot express are refused by name."""
+fixed knobs, folded into the LSTM biases, with the loudness and date metadata NAM's trainer writes),
+GuitarML Proteus JSON and RTNeural/AIDA-X JSON (knobs stay live as extra inputs), and `.keras` itself.
+A model a format cannot express, or that its player would not play as trained (Proteus: LSTM 40, input
+skip, 44.1 kHz, one knob), is refused in one line that says why and what to do."""
 from __future__ import annotations
 
 import json
@@ -16,9 +18,16 @@ from capture.errors import ConfigError
 from .conditioning import feature_names
 
 FORMATS = {"nam": ".nam", "proteus": ".json", "rtneural": ".json", "keras": ".keras"}
-NAM_VERSION = "0.5.4"      # .nam schema version written (the LSTM layout is unchanged since 0.5)
-PROTEUS_MAX_INPUTS = 3     # Proteus plays audio plus up to two knob inputs
-SETTLE_SAMPLES = 48000     # the .nam initial state: the LSTM settled on one second of silence
+NAM_VERSION = "0.5.4"      # .nam schema version written: NAM's core loads 0.5.x only (the LSTM layout of 0.5)
+NAM_LOUDNESS_RMS = 0.1785  # level of the loudness reference input (-15 dBFS RMS, that of NAM's own reference)
+# What the GuitarML Proteus plugin plays (its sources): a model list that takes only unit_type "LSTM" with
+# hidden_size 40, the input always added to the output, models run at 44.1 kHz, and one knob (its Gain
+# control is the model's one conditioning input; a model without knobs plays with Gain as input level).
+PROTEUS_HIDDEN = 40
+PROTEUS_RATE = 44100
+PROTEUS_MAX_KNOB_INPUTS = 1
+PROTEUS_FIX = ("train one it plays with python -m amptrain +experiment=proteus (LSTM 40 with the input skip, one "
+               "knob, 44.1 kHz), or export rtneural or nam (fixed knobs)")
 
 
 class ExportError(ConfigError):
@@ -51,17 +60,44 @@ def folded_weights(net, cond: np.ndarray) -> dict:
     return {"kernel": kernel, "recurrent": w["recurrent"], "bias": bias, "head_w": head_w, "head_b": head_b}
 
 
-def settled_state(net, cond: np.ndarray, n: int = SETTLE_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
-    """(h, c) after n samples of silence at these knob features: where a player should start."""
-    from .render import Stream
+def settled_state(net, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h, c) the LSTM settles in on silence at these knob features: where a player should start
+    (the same pre-warm every render of ours starts from)."""
+    from .render import settle
 
-    s = Stream(net)
-    s.process(np.zeros(n, np.float32), cond)
-    return np.asarray(s.h)[0].astype(np.float64), np.asarray(s.c)[0].astype(np.float64)
+    h, c = settle(net, np.asarray(cond, np.float32)[None])
+    return np.asarray(h)[0].astype(np.float64), np.asarray(c)[0].astype(np.float64)
 
 
-def to_nam(net, cond: np.ndarray, knob_values: dict) -> dict:
-    """A Neural Amp Modeler LSTM (`architecture: LSTM`, one layer, input size 1) at fixed knobs."""
+def loudness_input(sample_rate: int) -> np.ndarray:
+    """The loudness reference: 1 s of our generated guitar DI (seeded), at NAM's reference level."""
+    from capture.signals import generate_region
+
+    x, _ = generate_region(1.0, int(sample_rate), seed=2024, region_index=0, peak=0.8)
+    return (x * (NAM_LOUDNESS_RMS / np.sqrt(np.mean(np.square(x, dtype=np.float64))))).astype(np.float32)
+
+
+def loudness_and_gain(net, cond: np.ndarray) -> tuple[float, float]:
+    """NAM's two level measures of a snapshot, defined as its trainer defines them: `loudness`, the
+    output RMS in dB for the reference input; `gain`, 0..1, how much the output RMS over the input
+    scaled 0, 0.1, ..., 1 falls short of growing linearly (0: clean, 1: fully compressed)."""
+    from .render import render_chunked
+
+    x = loudness_input(net.sample_rate)
+    scales = np.linspace(0.0, 1.0, 11)
+    y = render_chunked(net, scales[:, None].astype(np.float32) * x[None], np.broadcast_to(cond, (11, len(cond))),
+                       chunk=None, overlap=2048)
+    rms = np.sqrt(np.mean(np.square(y, dtype=np.float64), axis=1))
+    loudness = float(20 * np.log10(max(rms[-1], 1e-12)))
+    full = rms[-1] * len(scales)            # every scale as loud as the loudest: full compression
+    linear = 0.5 * full                     # output RMS growing with the input: no compression
+    gain = float(np.clip((rms.sum() - linear) / (full - linear), 0.0, 1.0)) if full > 0 else 0.0
+    return loudness, gain
+
+
+def to_nam(net, cond: np.ndarray, knob_values: dict, name: str | None = None) -> dict:
+    """A Neural Amp Modeler LSTM (`architecture: LSTM`, one layer, input size 1) at fixed knobs, with
+    the metadata NAM's trainer writes (date as an object, loudness, gain) and ours under `ampcap`."""
     if net.skip:
         raise ExportError("format nam: NAM's LSTM has no input-to-output skip and this model uses one "
                           "(model.skip=true); export proteus or rtneural instead, or retrain with model.skip=false")
@@ -71,13 +107,25 @@ def to_nam(net, cond: np.ndarray, knob_values: dict) -> dict:
     # then the head's weight (1 x H) and bias.
     w_xh = np.concatenate([f["kernel"].T, f["recurrent"].T], axis=1)
     flat = np.concatenate([w_xh.reshape(-1), f["bias"], h0, c0, f["head_w"].T.reshape(-1), f["head_b"]])
+    loudness, gain = loudness_and_gain(net, cond)
+    t = datetime.now()  # NAM's trainer writes local time, field by field
+    setting = ", ".join(f"{k}={v}" for k, v in knob_values.items())
     return {
         "version": NAM_VERSION,
         "architecture": "LSTM",
         "config": {"input_size": 1, "hidden_size": int(net.hidden_size), "num_layers": 1},
         "weights": flat.astype(np.float32).astype(float).tolist(),
         "sample_rate": int(net.sample_rate),
-        "metadata": _metadata(net, knob_values),
+        "metadata": {
+            "date": {"year": t.year, "month": t.month, "day": t.day, "hour": t.hour, "minute": t.minute,
+                     "second": t.second},
+            "loudness": loudness,
+            "gain": gain,
+            "name": f"{name or 'ampcap model'}{' (' + setting + ')' if setting else ''}",
+            "modeled_by": "ampcap",
+            "gear_type": "amp",
+            "ampcap": _metadata(net, knob_values),
+        },
     }
 
 
@@ -88,13 +136,30 @@ def _live_inputs(net, fmt: str) -> list[str]:
     return feature_names(net.knobs) if net.conditioning == "concat" else []
 
 
+def proteus_problems(net) -> list[str]:
+    """Why the Proteus plugin would not play this model as it was trained (empty: it would)."""
+    inputs = feature_names(net.knobs) if net.conditioning == "concat" else []
+    problems = []
+    if len(inputs) > PROTEUS_MAX_KNOB_INPUTS:
+        problems.append(f"it drives one knob input and this model has {len(inputs)} ({', '.join(inputs)})")
+    if net.hidden_size != PROTEUS_HIDDEN:
+        problems.append(f"its model list takes only LSTMs of {PROTEUS_HIDDEN} units and this one has {net.hidden_size}")
+    if not net.skip:
+        problems.append("it always adds the input to the output and this model was trained without that skip "
+                        "(model.skip=false)")
+    if net.sample_rate != PROTEUS_RATE:
+        problems.append(f"it runs models at {PROTEUS_RATE} Hz and this one is at {net.sample_rate} Hz")
+    return problems
+
+
 def to_proteus(net) -> dict:
     """GuitarML Proteus / Automated-GuitarAmpModelling `SimpleRNN` JSON: PyTorch-layout state_dict,
-    inputs = audio then the knob features in [0, 1]."""
+    inputs = audio then the knob's feature in [0, 1]; refused unless Proteus plays it as trained."""
     inputs = _live_inputs(net, "proteus")
-    if 1 + len(inputs) > PROTEUS_MAX_INPUTS:
-        raise ExportError(f"format proteus: Proteus takes at most {PROTEUS_MAX_INPUTS - 1} knob inputs; this model "
-                          f"has {len(inputs)} ({', '.join(inputs)}); export rtneural or nam (fixed knobs)")
+    problems = proteus_problems(net)
+    if problems:
+        raise ExportError(f"format proteus: the Proteus plugin would not play this model as trained: "
+                          f"{'; '.join(problems)}; {PROTEUS_FIX}")
     w = lstm_weights(net)
     H = int(net.hidden_size)
     return {
@@ -127,6 +192,20 @@ def to_rtneural(net) -> dict:
     }
 
 
+AIDA_X_SIZES = (8, 12, 16, 20, 32, 40, 64)  # the LSTM/GRU sizes AIDA-X's model list builds, each with 1-3 inputs
+AIDA_X_MAX_INPUTS = 3
+
+
+def aida_x_note(net) -> str | None:
+    """A line for the user when AIDA-X would not list this RTNeural file (RTNeural's own parser loads any)."""
+    n_in = 1 + (len(feature_names(net.knobs)) if net.conditioning == "concat" else 0)
+    if net.hidden_size in AIDA_X_SIZES and n_in <= AIDA_X_MAX_INPUTS:
+        return None
+    return (f"note: AIDA-X plays LSTMs of {', '.join(map(str, AIDA_X_SIZES[:-1]))} or {AIDA_X_SIZES[-1]} units with up "
+            f"to {AIDA_X_MAX_INPUTS} inputs; this one has {net.hidden_size} units and {n_in} inputs (RTNeural's own "
+            "JSON parser loads it; for AIDA-X train model.hidden_size=32 or 40 with at most 2 knob inputs)")
+
+
 def _f32(a: np.ndarray) -> list:
     return np.asarray(a, np.float32).astype(float).tolist()
 
@@ -149,9 +228,10 @@ def check_knobs_for(fmt: str, knobs: dict) -> None:
                           f"(they are for format=nam)")
 
 
-def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool = False) -> Path:
+def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool = False,
+           name: str | None = None) -> Path:
     """Write `amp` (an AmpModel) as `fmt` to `out`, atomically. `knobs` fix the setting for `nam`;
-    make_dir creates out's folder once everything has been checked."""
+    make_dir creates out's folder once everything has been checked; `name` names the .nam model."""
     if fmt not in FORMATS:
         raise ConfigError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
     knobs = dict(knobs or {})
@@ -174,7 +254,7 @@ def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool =
     if fmt == "nam":
         amp.check_knobs(knobs)
         values = {k.name: k.check(knobs.get(k.name, k.default), f"knob '{k.name}'") for k in amp.knobs}
-        obj = to_nam(net, amp.features(1, values), values)
+        obj = to_nam(net, amp.features(1, values), values, name)
     else:
         obj = {"proteus": to_proteus, "rtneural": to_rtneural}[fmt](net)
     atomic_write_bytes(out, json.dumps(obj).encode())  # creates the folder if needed

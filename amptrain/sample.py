@@ -195,7 +195,7 @@ def describe(amp, knobs: dict) -> str:
 
 def cmd_export(args: list[str], log) -> int:
     from .amp import AmpModel, read_info
-    from .export import FORMATS, check_knobs_for, export
+    from .export import FORMATS, aida_x_note, check_knobs_for, export
 
     opts, knobs = parse_args(args, EXPORT_KEYS, "export")
     for key in ("run", "format"):
@@ -216,8 +216,12 @@ def cmd_export(args: list[str], log) -> int:
         base = amp.source_file.parent / "export"
         tag = "_".join(f"{n}-{_tag(v)}" for n, v in sorted(knobs.items()))
         out = base / f"model{'_' + tag if tag else ''}{'_' + fmt if fmt in ('proteus', 'rtneural') else ''}{FORMATS[fmt]}"
-    export(amp, fmt, out, knobs, make_dir="output" not in opts)
+    run_name = amp.source_file.parent.parent.name if amp.source_file.parent.parent.name else None
+    export(amp, fmt, out, knobs, make_dir="output" not in opts, name=run_name)
     log(f"wrote {out} ({fmt})")
+    note = aida_x_note(amp.net) if fmt == "rtneural" else None
+    if note:
+        log(note)
     return 0
 
 

@@ -16,7 +16,7 @@ KNOBS = [{"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "defaul
          {"name": "channel", "kind": "discrete", "choices": ["clean", "lead"], "default": "clean"}]
 
 
-def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1):
+def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1, sample_rate=SR):
     """An untrained model with its knob inputs made strong enough to matter audibly."""
     from amptrain.cli import quiet_tensorflow
 
@@ -28,7 +28,7 @@ def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1):
 
     keras.utils.set_random_seed(seed)
     net = AmpNet(hidden_size=hidden, n_cond=n_features(knobs), conditioning=conditioning, skip=skip, knobs=knobs,
-                 sample_rate=SR, fixed_knobs={"bass": 5.0}).build_weights()
+                 sample_rate=sample_rate, fixed_knobs={"bass": 5.0}).build_weights()
     k, r, b = net.lstm.get_weights()
     k[0] *= 4.0   # drive the audio input into the nonlinearity
     k[1:] *= 3.0  # and make the knobs change the sound
