@@ -24,12 +24,12 @@ GRID = 7                  # knob explorer: renders per continuous knob
 MAX_EXCERPT_S = 20.0
 MIN_EXCERPT_S = 2.0
 BUDGET_BYTES = 16e6       # audio of one report (the page itself adds well under 1 MB)
-FLAC_BYTES_PER_SAMPLE = 1.3  # 16-bit FLAC of amp output: measured 1.1-1.4 bytes per sample
+FLAC_BYTES_PER_SAMPLE = 0.9  # 16-bit FLAC: 0.3-0.65 bytes/sample measured on the embedded amp; louder amps more (the total is checked)
 PLOTS = [("loss.png", "Training curves: loss, validation ESR and learning rate per epoch"),
          ("esr_vs_knob.png", "Test-audio ESR against each knob (training and held-out settings)"),
          ("spectrum.png", "Long-term spectrum, plugin (target) against model (prediction)"),
          ("waveform.png", "25 ms of waveform: target, prediction and their difference")]
-SPREAD = ["#440154", "#3b528b", "#21918c", "#5ec962", "#b5a300", "#e0731e", "#c62f3a", "#7a0177", "#333333"]
+SPREAD = ["#23307a", "#2f6db5", "#1f9e9a", "#4caa4f", "#b59a00", "#e0731e", "#c62f3a"]  # low -> high knob value
 
 
 def verdict(esr: float) -> tuple[str, str]:
