@@ -53,15 +53,15 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
         manifest = ds.read_manifest(root)
         if manifest.get("complete"):
             return root
-    cmd = capture_command(d) if ccfg is not None else None
-    embedded = ccfg is not None and ccfg.plugin.kind == "builtin"
-    if embedded and d["auto_capture"]:
         failed = [s for s in manifest["settings"] if s.get("status") == "failed"]
         if d["allow_failed"] and failed and not any(s.get("status") == "pending" for s in manifest["settings"]):
             log(f"dataset {root}: training without its {len(failed)} failed setting(s) (dataset.allow_failed=true):")
             for s in failed:
                 log(f"  {s['id']} ({s['split']}) {s['knobs']}: {s.get('error')}")
             return root
+    cmd = capture_command(d) if ccfg is not None else None
+    embedded = ccfg is not None and ccfg.plugin.kind == "builtin"
+    if embedded and d["auto_capture"]:
         from capture.runner import run_sweep
 
         ccfg.progress = cfg["trainer"]["progress"]
@@ -109,7 +109,7 @@ def choose_run_dir(cfg: dict) -> tuple[Path, bool]:
         has = (d / "checkpoints" / "last.npz").exists()
         if has and not resume:
             raise ConfigError(f"run_dir={d} already holds a run; pass trainer.resume=true to continue it or choose another run_dir")
-        if d.exists() and not has and any(d.iterdir()) and not (d / "config.yaml").exists():
+        if d.exists() and not has and any(p.name != ds.LOCK for p in d.iterdir()) and not (d / "config.yaml").exists():
             raise ConfigError(f"run_dir={d} exists and is not an ampcap run; choose another run_dir")
         return d, has
     if resume:
