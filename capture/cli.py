@@ -15,7 +15,8 @@ USAGE = """usage: python -m capture <command> [args]
 commands:
   sweep  [--config-dir DIR] [overrides]   capture a dataset (default: the embedded amp, plugin=builtin)
   sweep --multirun [overrides]            Hydra multirun, e.g. shards on a launcher (see README)
-  params [--config-dir DIR] [overrides]   list a plugin's parameters (names, ranges, units, values)
+  params [--config-dir DIR] [overrides]   list a plugin's parameters (names, ranges, units, values);
+         [--all] [--write-config FILE]    --all: nothing shortened; --write-config: a plugin config from them
   verify DATASET_DIR                      re-check a dataset: schema, checksums, lengths, sample rate
   merge  DATASET_DIR [SHARD_DIR ...]      join shards captured with sweep.shard=i/n into DATASET_DIR
   report DATASET_DIR                      write DATASET_DIR/report.html (design, levels, warnings, players)
@@ -26,6 +27,7 @@ examples:
   python -m capture sweep --config-dir ./myplugins plugin=myamp
   python -m capture sweep --multirun sweep.shard=0/2,1/2 hydra/launcher=joblib
   python -m capture params plugin=nolly
+  python -m capture params plugin.path=Amp.vst3 --write-config myplugins/plugin/amp.yaml
   python -m capture verify outputs/datasets/builtin-default
 """
 
@@ -49,12 +51,49 @@ def split_config_dir(args: list[str]) -> tuple[str | None, list[str]]:
     return config_dir, rest
 
 
-def print_table(rows: list[dict], cols: list[str]) -> None:
+def fit_widths(rows: list[dict], cols: list[str], width: int | None, shrink: list[str] | None = None) -> dict:
+    """Column widths: each column's longest cell, then the `shrink` columns narrowed one after the
+    other (down to 10 characters) until the table fits `width` characters."""
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
-    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for c in [c for c in (shrink or cols) if c in widths]:  # in order: the first is cut first
+        while width and sum(widths.values()) + 2 * (len(cols) - 1) > width and widths[c] > max(10, len(c)):
+            widths[c] -= 1
+    return widths
+
+
+def _cell(v, w: int) -> str:
+    v = str(v)
+    return (v if len(v) <= w else v[: w - 3] + "...").ljust(w)
+
+
+def print_table(rows: list[dict], cols: list[str], width: int | None = None, shrink: list[str] | None = None) -> bool:
+    """Print rows as aligned columns, cut to `width` characters (cells shortened with '...');
+    returns whether any cell was shortened."""
+    widths = fit_widths(rows, cols, width, shrink)
+    print("  ".join(_cell(c, widths[c]) for c in cols).rstrip())
     print("  ".join("-" * widths[c] for c in cols))
     for r in rows:
-        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols))
+        print("  ".join(_cell(r.get(c, ""), widths[c]) for c in cols).rstrip())
+    return any(len(str(r.get(c, ""))) > widths[c] for r in rows for c in cols)
+
+
+PARAMS_WIDTH = 100   # `capture params` fits a terminal of this width unless --all
+CHOICES_WIDTH = 30   # a parameter's list of choices is cut to this unless --all
+
+
+def short_choices(choices: list[str], width: int = CHOICES_WIDTH) -> str:
+    """'A|B|C|... (25)': the first choices that fit `width` characters, then how many there are."""
+    full = "|".join(choices)
+    if len(full) <= width:
+        return full
+    tail, out = f"|... ({len(choices)})", []
+    for c in choices:
+        if len("|".join(out + [c])) + len(tail) > width:
+            break
+        out.append(c)
+    if not out:  # even the first choice is too long: a cut of it
+        out = [choices[0][: max(4, width - len(tail) - 3)] + "..."]
+    return "|".join(out) + tail
 
 
 def cmd_sweep(args):
@@ -63,6 +102,7 @@ def cmd_sweep(args):
 
     multi = [a for a in args if a in ("-m", "--multirun")]
     config_dir, overrides = split_config_dir([a for a in args if a not in multi])
+    overrides = plugin_from_path(overrides)
     if multi:
         from .multirun import multirun
 
@@ -71,16 +111,77 @@ def cmd_sweep(args):
     return 0
 
 
+def take_option(args: list[str], name: str, has_value: bool = False):
+    """Remove `--name` (or `--name VALUE` / `--name=VALUE`) from args; returns (value or bool, rest)."""
+    rest, value, i = [], False if not has_value else None, 0
+    while i < len(args):
+        a = args[i]
+        if a == name and has_value:
+            if i + 1 >= len(args) or "=" in args[i + 1] and not args[i + 1].endswith((".yaml", ".yml")):
+                raise AmpcapError(f"{name}: needs a file, e.g. {name} myplugins/plugin/myamp.yaml")
+            value, i = args[i + 1], i + 2
+            continue
+        if a == name:
+            value = True
+        elif has_value and a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+        i += 1
+    return value, rest
+
+
+def plugin_from_path(overrides: list[str], name: str | None = None) -> list[str]:
+    """`plugin.path=Amp.vst3` without `plugin=...` means that plugin file, not the embedded amp: it
+    becomes an external plugin named after the file (or `name`)."""
+    if any(o.startswith(("plugin=", "plugin.kind=")) for o in overrides):
+        return overrides
+    path = next((o.split("=", 1)[1] for o in overrides if o.startswith("plugin.path=")), None)
+    if not path:
+        return overrides
+    stem = name or "".join(ch if ch.isalnum() else "_" for ch in Path(path.rstrip("/")).stem.lower()).strip("_") or "plugin"
+    return ["plugin.kind=external", f"plugin.name={stem}", *overrides]
+
+
 def cmd_params(args):
     from .config import compose
-    from .runner import params_table
+    from .runner import params_description
 
+    show_all, args = take_option(args, "--all")
+    write_to, args = take_option(args, "--write-config", has_value=True)
     config_dir, overrides = split_config_dir(args)
-    rows, problem = params_table(compose("capture", overrides, config_dir))
-    print_table(rows, ["name", "display", "range", "unit", "value", "knob"])
-    if problem:
+    target = None
+    if write_to:
+        from .autoconfig import check_target
+
+        target = check_target(write_to)
+    overrides = plugin_from_path(overrides, target.stem if target else None)
+    d = params_description(compose("capture", overrides, config_dir))
+    if target is not None:
+        from .autoconfig import write_config
+
+        return write_config(d, target, log=lambda m: print(m, file=sys.stderr))
+    rows = d["rows"]
+    if not show_all:
+        rows = [{**r, "range": short_choices(r["choices"]) if r.get("choices") else r["range"]} for r in rows]
+    cut = print_table(rows, ["name", "display", "range", "unit", "value", "knob"], None if show_all else PARAMS_WIDTH,
+                      shrink=["display", "value", "knob", "unit", "range", "name"])
+    if cut or any(r["range"] != full["range"] for r, full in zip(rows, d["rows"])):
+        print(f"(long names and choice lists shortened to fit {PARAMS_WIDTH} columns; --all shows everything)", file=sys.stderr)
+    problem = d["problem"]
+    if problem and problem.startswith("plugin.knobs: no knobs mapped"):  # a bare plugin.path=: no config yet
+        print("\nno knob map for this plugin yet: write one from these parameters with\n  python -m capture params "
+              + " ".join(a for a in args if not a.startswith("--all")) + " --write-config myplugins/plugin/myamp.yaml",
+              file=sys.stderr)
+    elif problem:
         print(f"\nknob map problem: {problem}", file=sys.stderr)
-        print("Edit the plugin config's knobs.<name>.param to one of the names above (name or display).", file=sys.stderr)
+        key = problem.split(":", 1)[0]
+        if key.startswith("plugin.fixed."):
+            print(f"Edit the plugin config's fixed: entry '{key[len('plugin.fixed.'):]}' to one of the names above "
+                  "(name or display), or remove it.", file=sys.stderr)
+        elif key.startswith("plugin.knobs."):
+            knob = key.split(".")[2]
+            print(f"Edit the plugin config's knobs.{knob}.param to one of the names above (name or display).", file=sys.stderr)
     return 0
 
 

@@ -133,3 +133,17 @@ class LoudAmp(TestAmp):
 
     def process(self, audio):
         return super().process(audio) * np.float32(self.opts.get("level", 4.0))
+
+
+class ManyChoicesAmp(TestAmp):
+    """Has a 25-way cabinet selector with long names (its list of choices alone is ~900 characters),
+    like the third-party plugin whose `capture params` table was 280 characters wide."""
+
+    CABS = [f"Cabinet {i:02d}: 4x12 Vintage Greenback, SM57 off-axis" for i in range(25)]
+
+    def __init__(self, cfg):
+        from capture.knobs import KnobSet, knob_from_config
+
+        super().__init__(cfg)
+        self.knobs = KnobSet(list(self.knobs) + [knob_from_config("cabinet_model_selection", {"choices": self.CABS})])
+        self._values["cabinet_model_selection"] = self.CABS[0]

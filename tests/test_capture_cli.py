@@ -468,3 +468,19 @@ def test_output_above_full_scale_is_kept_exactly_noted_once_and_old_datasets_sti
     (old / "manifest.json").write_text(json.dumps(m1))
     assert verify(old) == []
     assert run_cli("capture", "verify", old).returncode == 0
+
+
+def test_params_table_fits_100_columns_and_all_shows_every_choice():
+    many = ["plugin.kind=python", "plugin.target=tests.amps:ManyChoicesAmp"]
+    p = run_cli("capture", "params", *many)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert max(map(len, lines)) <= 100, max(lines, key=len)
+    row = next(l for l in lines if l.startswith("cabinet_model_selection"))
+    assert "Cabinet 00" in row and "|... (25)" in row
+    assert "--all shows everything" in p.stderr
+    full = run_cli("capture", "params", "--all", *many)
+    assert full.returncode == 0, full.stderr
+    row = next(l for l in full.stdout.splitlines() if l.startswith("cabinet_model_selection"))
+    assert all(c in row for c in [f"Cabinet {i:02d}: 4x12 Vintage Greenback, SM57 off-axis" for i in range(25)])
+    assert "shortened" not in full.stderr

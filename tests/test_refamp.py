@@ -134,3 +134,71 @@ def test_training_on_the_refamp_dataset_then_sampling_an_uncaptured_setting(refa
     amp = AmpModel.load(run)
     assert amp.fixed_knobs["channel"] == "Crunch"
     shutil.rmtree(run / "tb", ignore_errors=True)
+
+
+def test_a_wrong_name_under_fixed_gets_the_fixed_hint(refamp):
+    """`capture params` says which entry to edit: the fixed: one, not knobs.<name>.param."""
+    p = capture(refamp, "params", "+plugin.fixed.Nose_Gate=false")
+    assert p.returncode == 0, p.stderr
+    assert "knob map problem: plugin.fixed.Nose_Gate: plugin has no parameter 'Nose_Gate'" in p.stderr
+    assert "Edit the plugin config's fixed: entry 'Nose_Gate' to one of the names above" in p.stderr
+    assert "knobs.<name>.param" not in p.stderr and ".param to one of" not in p.stderr
+    p = capture(refamp, "params", "plugin.knobs.gain.param=Gian")
+    assert "Edit the plugin config's knobs.gain.param to one of the names above" in p.stderr
+
+
+def write_config(refamp, tmp_path, name="amp"):
+    target = tmp_path / "myplugins" / "plugin" / f"{name}.yaml"
+    p = run_cli("capture", "params", f"plugin.path={refamp}", "--write-config", target, cwd=tmp_path)
+    return p, target
+
+
+def test_write_config_guesses_the_knobs_of_a_plugin_it_never_saw(refamp, tmp_path):
+    p, target = write_config(refamp, tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = target.read_text()
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.create(text))
+    assert cfg["name"] == "amp" and cfg["kind"] == "external" and cfg["path"] == str(refamp)
+    params = {k: v["param"] for k, v in cfg["knobs"].items()}
+    assert params == {"gain": "Gain", "bass": "Bass", "mid": "Middle", "treble": "Treble", "presence": "Presence",
+                      "master": "Master Volume", "input": "Input Level", "channel": "Amp Channel"}
+    assert cfg["knobs"]["channel"]["choices"] == ["Clean", "Crunch", "Lead"]
+    assert "min" not in cfg["knobs"]["gain"] and cfg["knobs"]["master"]["default"] == -6.0  # the plugin's range/default
+    assert cfg["fixed"] == {"Noise Gate": False, "Gate Threshold": -90.0, "Bypass": False}  # held off
+    knob_lines = [l for l in text.splitlines() if l.startswith("  ") and ": {param:" in l]
+    assert len(knob_lines) == 8 and all("# guessed: '" in l for l in knob_lines)
+    assert all("# held off: '" in l for l in text.splitlines() if l.startswith('  "'))
+    assert '#   bright_switch: {param: "Bright Switch"' in text and '#   cab_sim: {param: "Cab Sim"' in text
+    assert f"capture:   python -m capture sweep --config-dir {tmp_path / 'myplugins'} plugin=amp" in p.stdout
+    # the map it wrote is complete: capture params shows every knob mapped and no problem
+    q = run_cli("capture", "params", "--config-dir", tmp_path / "myplugins", "plugin=amp", cwd=tmp_path)
+    assert q.returncode == 0 and "problem" not in q.stderr, q.stderr
+    rows = {l.split()[0]: l.split()[-1] for l in q.stdout.splitlines()[2:]}
+    assert rows["middle"] == "mid" and rows["amp_channel"] == "channel" and rows["master_volume_db"] == "master"
+    # never over an existing file
+    before = target.read_bytes()
+    again, _ = write_config(refamp, tmp_path)
+    lines = error_lines(again)
+    assert again.returncode == 2 and len(lines) == 1 and "already exists; nothing was written" in lines[0]
+    assert target.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_the_written_config_captures_and_trains_without_edits(refamp, tmp_path):
+    p, target = write_config(refamp, tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "ds"
+    p = run_cli("capture", "sweep", "--config-dir", tmp_path / "myplugins", "plugin=amp", "sweep=tiny", *SMALL,
+                f"out={out}", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert run_cli("capture", "verify", out).returncode == 0
+    m = read_manifest(out)
+    assert [k["name"] for k in m["knobs"]] == ["gain", "bass", "mid", "treble", "presence", "master", "input", "channel"]
+    assert m["fixed_parameters"] == {"Noise Gate": False, "Gate Threshold": -90.0, "Bypass": False}
+    p = run_cli("amptrain", "dataset=path", f"dataset.path={out}", "trainer=quick", "trainer.progress=false",
+                "model=lstm8", "trainer.max_epochs=1", f"run_dir={tmp_path / 'run'}", cwd=tmp_path, timeout=900)
+    assert p.returncode == 0, p.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(metrics["knobs"]) == 8 and (tmp_path / "run" / "model.keras").exists()
