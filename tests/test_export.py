@@ -425,7 +425,8 @@ def test_a_trained_proteus_experiment_exports_a_file_the_plugin_plays(tmp_path):
     ds = tmp_path / "ds"
     p = run_cli("amptrain", "+experiment=proteus", "trainer=quick", "trainer.max_epochs=1", "trainer.progress=false",
                 f"runs_dir={tmp_path / 'runs'}",
-                f"dataset.capture_overrides=[plugin.sample_rate=44100,out={ds},signal.duration_s=6,sweep.n_train=3,sweep.n_heldout=2]",
+                "dataset.capture_overrides=[" + ",".join(f"'{o}'" for o in (  # the experiment's two, and a small capture
+                    "plugin.sample_rate=44100", f"out={ds}", "signal.duration_s=6", "sweep.n_train=3", "sweep.n_heldout=2")) + "]",
                 cwd=tmp_path, timeout=900)
     assert p.returncode == 0, error_lines(p)[-5:]
     assert json.loads((ds / "manifest.json").read_text())["sample_rate"] == 44100
