@@ -16,8 +16,8 @@ import numpy as np
 
 from capture import dataset as ds
 from capture.errors import ConfigError, DatasetError
-from capture.reportkit import (ReportFiles, db, esc, flac_bytes, knob_text, page, player_group, rms,
-                               spectrum_chart, spectrum_frames, table)
+from capture.reportkit import (ReportFiles, db, esc, flac_bytes, headroom, headroom_note, knob_text, page,
+                               player_group, rms, spectrum_chart, spectrum_frames, table)
 
 MAX_AB = 8                # A/B players: at most this many held-out settings, spread over their ESR
 GRID = 7                  # knob explorer: renders per continuous knob
@@ -217,11 +217,12 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
         ref = min(ry, rp) or 1.0
         gy, gp = (ref / ry if ry else 1.0), (ref / rp if rp else 1.0)
         tag = f"ab{j}_{r['id']}"
-        src = [{"label": "A: plugin", "file": files.add(f"ab/{tag}_plugin.flac", flac_bytes(y, sr)), "gain": gy,
+        h = headroom([y, p, diff])
+        src = [{"label": "A: plugin", "file": files.add(f"ab/{tag}_plugin.flac", flac_bytes(h * y, sr)), "gain": gy,
                 "title": "the captured plugin (target)"},
-               {"label": "B: model", "file": files.add(f"ab/{tag}_model.flac", flac_bytes(p, sr)), "gain": gp,
+               {"label": "B: model", "file": files.add(f"ab/{tag}_model.flac", flac_bytes(h * p, sr)), "gain": gp,
                 "title": "the trained model (prediction)"},
-               {"label": "difference", "file": files.add(f"ab/{tag}_difference.flac", flac_bytes(diff, sr)), "gain": gy,
+               {"label": "difference", "file": files.add(f"ab/{tag}_difference.flac", flac_bytes(h * diff, sr)), "gain": gy,
                 "title": "plugin minus model, at its real level relative to the plugin"}]
         chart, spec = spectrum_chart([("A: plugin", "#2f6db5"), ("B: model", "#e0731e"), ("difference", "#7a7f8a")],
                                      [spectrum_frames(v, sr, hop) for v in (y, p, diff)], sr, hop, always=[0, 1])
@@ -235,7 +236,7 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
             ["level", f"model {db(rp) - db(ry):+.1f} dB against the plugin in this excerpt; difference at {db(rms(diff)) - db(ry):.1f} dB"],
         ], "kv")
         ab.append(f'<div class="ab"><div><h3>{esc(knob_text({k: r["knobs"][k] for k in amp.knob_names}))} '
-                  f'<span class="hint">(setting {esc(r["id"])})</span></h3>'
+                  f'<span class="hint">(setting {esc(r["id"])})</span>{headroom_note(h)}</h3>'
                   f'{player_group(tag, src, chart=chart)}</div><div class="facts">{facts}</div></div>')
     total = len((metrics[head] or {}).get("per_setting", []))
     which = "held-out test settings" if head == "heldout" else "training settings (this dataset has no held-out ones)"
@@ -248,7 +249,8 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
     ex = []
     defaults = ", ".join(f"{k.name}={k.default}" for k in amp.knobs)
     for (k, vals, labels), outs in zip(grids, renders):
-        src = [{"label": f"{k.name}={lab}", "file": files.add(f"knobs/{k.name}_{j}.flac", flac_bytes(o[:n], sr)), "gain": 1.0}
+        h = headroom([o[:n] for o in outs])
+        src = [{"label": f"{k.name}={lab}", "file": files.add(f"knobs/{k.name}_{j}.flac", flac_bytes(h * o[:n], sr)), "gain": 1.0}
                for j, (lab, o) in enumerate(zip(labels, outs))]
         start = (vals.index(k.default) if k.default in vals else 0) if k.discrete else \
             int(np.argmin([abs(v - float(k.default)) for v in vals]))
@@ -266,7 +268,7 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
         levels = " &middot; ".join(f"{lab}: {db(rms(o[:n])):.1f} dBFS" for lab, o in zip(labels, outs))
         others = ", ".join(f"{o.name}={o.default}" for o in amp.knobs if o is not k) or "no other knobs"
         group = player_group(gid, src, toggle=False, match=False, choose=False, chart=chart, slider=slider)
-        ex.append(f'<h3>{esc(k.name)} <span class="hint">({esc(others)})</span></h3>{group}'
+        ex.append(f'<h3>{esc(k.name)} <span class="hint">({esc(others)})</span>{headroom_note(h)}</h3>{group}'
                   f'<p class="hint">output level: {levels}</p>')
     if not ex:
         ex.append("<p>This model has no knobs (a snapshot of one setting): nothing to explore.</p>")

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from . import dataset as ds
-from .reportkit import (ReportFiles, db, esc, flac_bytes, knob_text, page, player_group, rms, scatter_svg,
-                        spectrum_chart, spectrum_frames, split_legend, table)
+from .reportkit import (ReportFiles, db, esc, flac_bytes, headroom, headroom_note, knob_text, page, player_group,
+                        scatter_svg, spectrum_chart, spectrum_frames, split_legend, table)
 
 PLAYERS = 5          # settings with a player (plus the DI)
 EXCERPT_S = 10.0     # seconds of each, from the start of the DI
@@ -107,7 +107,8 @@ def level_section(m: dict) -> str:
     else:
         tab = f"<h3>Every setting</h3>{tab}"
     return (f'<section id="levels"><h2>Output level per setting</h2><p>RMS level (filled) and peak (hollow) of the amp\'s '
-            f'output over the whole DI, in dB relative to full scale. A peak at 0 dBFS or above clips.</p>{split_legend()}'
+            f'output over the whole DI, in dB relative to full scale (the WAVs are float: a peak above 0 dBFS is kept '
+            f'exactly, and would only clip in a fixed-point stage after the plugin).</p>{split_legend()}'
             f'<div class="charts">{"".join(charts)}</div>{tab}</section>')
 
 
@@ -150,6 +151,11 @@ def summary_section(m: dict, problems: list[str]) -> str:
                                                       else f"{k['min']:g}..{k['max']:g} {k.get('unit') or ''}")
                                   + f" (default {k.get('default')})") for k in m["knobs"])],
     ]
+    done_peaks = [s["peak"] for s in m["settings"] if s["status"] == "done"]
+    if done_peaks:
+        hot = sum(p >= 1.0 for p in done_peaks)
+        rows.append(["output level", f"loudest peak {db(max(done_peaks)):+.1f} dBFS"
+                     + (f"; {hot} setting(s) peak at or above 0 dBFS (kept exactly in the float WAVs)" if hot else "")])
     if checks:
         rows.append(["plugin checks", f"deterministic: {'yes' if checks.get('deterministic') else 'no'}; "
                                       f"fresh = reused instance: {'yes' if checks.get('fresh_equals_reused') else 'no'}; "
@@ -178,8 +184,9 @@ def listen_section(root: Path, m: dict, files: ReportFiles, data: dict) -> str:
             data.setdefault("skipped", []).append(f"{s['id']}: {e}")
             continue
         clips.append((s["id"], f"{s['id']} ({s['split']})", y, knob_text(s["knobs"])))
+    gain = headroom([c[2] for c in clips])
     for i, (tag, label, y, title) in enumerate(clips):
-        f = files.add(f"{tag}.flac", flac_bytes(y, sr))
+        f = files.add(f"{tag}.flac", flac_bytes(gain * y, sr))
         sources.append({"label": label, "file": f, "title": title})
         spectra.append(spectrum_frames(y, sr, hop))
         labels.append((label, COLOURS[i % len(COLOURS)]))
@@ -188,7 +195,7 @@ def listen_section(root: Path, m: dict, files: ReportFiles, data: dict) -> str:
     rows = [[esc(lab), esc(t)] for (_, lab, _, t) in clips]
     return (f'<section id="listen"><h2>Listen</h2><p>The first {n / sr:.1f} s of the DI and of a few settings (the quietest, '
             f'the loudest, one of each split), at their real levels. One transport: pick a source while it plays and it '
-            f'carries on from the same position. The spectrum follows the playback.</p>'
+            f'carries on from the same position. The spectrum follows the playback.{headroom_note(gain)}</p>'
             f'{player_group("settings", sources, toggle=False, match=False, chart=chart)}'
             f'{table(["source", "setting"], rows)}</section>')
 

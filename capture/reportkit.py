@@ -40,6 +40,19 @@ def rms(y: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
 
 
+def headroom(signals) -> float:
+    """One gain for a group of signals that brings their loudest peak to just under full scale when
+    it is above (a hot plugin's float output would clip in a 16-bit file); 1.0 otherwise. The same
+    gain for the whole group keeps their levels relative to each other."""
+    peak = max((float(np.max(np.abs(y))) for y in signals if len(y)), default=0.0)
+    return 0.98 / peak if peak > 0.98 else 1.0
+
+
+def headroom_note(gain: float) -> str:
+    return (f' <span class="hint">(played {-db(gain):.1f} dB down, all of them alike: the output peaks above '
+            f'0 dBFS, which a 16-bit file cannot hold)</span>') if gain < 1.0 else ""
+
+
 # --- audio ---------------------------------------------------------------------------------------
 
 def flac_bytes(y: np.ndarray, sr: int) -> bytes:

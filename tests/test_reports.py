@@ -90,6 +90,40 @@ def test_flac_keeps_the_signal_to_16_bits():
     assert len(b) < 0.7 * 2 * len(y)  # smaller than a 16-bit WAV
 
 
+def test_headroom_scales_a_hot_group_alike():
+    from capture.reportkit import headroom
+
+    assert headroom([np.array([0.5, -0.9]), np.array([0.2])]) == 1.0
+    assert headroom([np.array([0.5, -4.9]), np.array([2.0])]) == pytest.approx(0.98 / 4.9)
+    assert headroom([np.zeros(0)]) == 1.0
+
+
+def test_hot_plugin_output_is_played_scaled_not_clipped(dataset, tmp_path):
+    """A plugin peaking far above 0 dBFS (kept exactly in the float WAVs): the report's 16-bit files
+    are turned down together (levels relative to each other kept) instead of clipping."""
+    import soundfile as sf
+
+    from capture.dataset import load_setting, read_manifest, write_manifest, write_wav
+
+    d = tmp_path / "hot"
+    shutil.copytree(dataset, d)
+    m = read_manifest(d)
+    s = next(s for s in m["settings"] if s["id"] == "00001")  # among the players (the quietest)
+    y = 8.0 * load_setting(d, s)
+    s.update(sha256=write_wav(d / s["file"], y, m["sample_rate"]), peak=float(np.max(np.abs(y))))
+    write_manifest(d, m)
+    assert run_cli("capture", "report", d).returncode == 0
+    html = (d / "report.html").read_text()
+    assert "dB down, all of them alike" in html and "kept exactly in the float WAVs" in html
+    hot, _ = sf.read(d / "report" / "00001.flac")
+    di, _ = sf.read(d / "report" / "di.flac")
+    n = len(hot)
+    g = 0.98 / float(np.max(np.abs(y[:n])))
+    assert np.max(np.abs(hot)) < 0.99 and np.max(np.abs(hot - g * y[:n])) < 2e-4  # scaled, not clipped
+    x, _ = sf.read(dataset / "input.wav")
+    assert np.max(np.abs(di - g * x[:n])) < 2e-4  # the DI by the same gain
+
+
 def test_excerpts_fit_the_budget():
     from amptrain.report_html import BUDGET_BYTES, FLAC_BYTES_PER_SAMPLE, MAX_EXCERPT_S, MIN_EXCERPT_S, excerpt_seconds
 
@@ -245,6 +279,26 @@ def test_report_command_rewrites_it_and_refuses_bad_input(run, tmp_path):
         lines = error_lines(p)
         assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and expect in lines[0], (args, p.stderr)
         assert {f: f.stat().st_mtime_ns for f in list(r.rglob("*")) + list(run.rglob("*"))} == stamp, args
+
+
+@pytest.mark.slow
+def test_excerpts_shrink_when_the_encoded_audio_is_over_budget(run, tmp_path, monkeypatch):
+    """The size estimate is only an estimate: when the FLAC files come out bigger than the budget,
+    the excerpts are cut shorter and encoded again."""
+    import amptrain.report_html as rh
+
+    r = tmp_path / "run"
+    shutil.copytree(run, r)
+    full = json.loads(re.search(r'id="report-data">(.*?)</script>', (r / "report.html").read_text(), re.S).group(1))
+    assert full["excerpt_s"] == pytest.approx(3.0, abs=0.01)  # the whole test region fits the real budget
+    budget = 0.6 * (folder_bytes(r / "report.html") - (r / "report.html").stat().st_size)
+    monkeypatch.setattr(rh, "BUDGET_BYTES", budget)
+    monkeypatch.setattr(rh, "FLAC_BYTES_PER_SAMPLE", 0.01)  # a far too optimistic estimate
+    page = rh.write_run_report(r)
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', page.read_text(), re.S).group(1))
+    audio = folder_bytes(page) - page.stat().st_size
+    assert data["excerpt_s"] < 2.5 and (audio <= 1.2 * budget or data["excerpt_s"] == rh.MIN_EXCERPT_S), (data["excerpt_s"], audio)
+    assert_self_contained(page)
 
 
 # --- in a real browser -------------------------------------------------------------------------------
