@@ -55,10 +55,11 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
             return root
         failed = [s for s in manifest["settings"] if s.get("status") == "failed"]
         if d["allow_failed"] and failed and not any(s.get("status") == "pending" for s in manifest["settings"]):
-            log(f"dataset {root}: training without its {len(failed)} failed setting(s) (dataset.allow_failed=true):")
-            for s in failed:
-                log(f"  {s['id']} ({s['split']}) {s['knobs']}: {s.get('error')}")
-            return root
+            if any(s.get("status") == "done" and s.get("split") == "train" for s in manifest["settings"]):
+                log(f"dataset {root}: training without its {len(failed)} failed setting(s) (dataset.allow_failed=true):")
+                for s in failed:
+                    log(f"  {s['id']} ({s['split']}) {s['knobs']}: {s.get('error')}")
+            return root  # (nothing left to train on: load_dataset says so in one line)
     cmd = capture_command(d) if ccfg is not None else None
     embedded = ccfg is not None and ccfg.plugin.kind == "builtin"
     if embedded and d["auto_capture"]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import SMALL, error_lines, run_cli
+from tests.conftest import ROOT, SMALL, error_lines, run_cli
 
 SR = 48000
 CAP = ["capture", "sweep", "sweep=tiny", "progress=false", "out=out"]  # + the row's overrides
@@ -40,6 +40,17 @@ ROWS = [
      ["sweep.fixed: knob 'gain': 'loud' is not a number (range 0.0..10.0)"], 2, "out"),
     ("sweep-unknown", CAP + ["sweep=nope"], [],
      ["Could not find 'sweep/nope'", "available options in 'sweep': default"], 2, "out"),
+    ("fixed-name-wrong", CAP + ["plugin=refamp", "plugin.path={refamp}", "+plugin.fixed.Nose_Gate=false"], [],
+     ["plugin.fixed.Nose_Gate: plugin has no parameter 'Nose_Gate'", "close matches: "], 2, "out"),
+    ("plugin-crashes-while-loading", CAP + ["plugin.kind=python", "plugin.target=tests.amps:LoadCrashAmp"], [],
+     ["plugin: tests.amps:LoadCrashAmp crashed while loading (plugin process crashed (SIGSEGV))"], 2, "out"),
+    ("out-busy", CAP, ["busy_out"],
+     ["out=out: another capture is writing to this directory (pid ", "wait for it to finish"], 2, "out/manifest.json"),
+    # capture params --write-config
+    ("write-config-exists", ["capture", "params", "plugin.path=Amp.vst3", "--write-config", "amp.yaml"], ["amp.yaml"],
+     ["--write-config: amp.yaml already exists; nothing was written"], 2, "Amp.vst3"),
+    ("write-config-not-a-plugin", ["capture", "params", "--write-config", "my/plugin/amp.yaml"], [],
+     ["--write-config: needs a VST3/AU plugin: give plugin.path="], 2, "my"),
     # capture sweep: the DI file (signal=file)
     ("di-missing", CAP + ["signal=file", "signal.path=no_such_di.wav"], [],
      ["signal.path=no_such_di.wav: cannot read audio (file not found); check the path"], 2, "out"),
@@ -74,6 +85,14 @@ ROWS = [
     ("train-tampered-manifest", TRAIN + ["dataset=path", "dataset.path=ds"], ["dataset_tampered"],
      ["dataset ds: setting 00000: knob gain=42.0 is outside 0.0..10.0", "(run python -m capture verify ds)"], 2,
      "outputs"),
+    ("train-failed-settings", TRAIN + ["dataset=path", "dataset.path=ds"], ["dataset_failed"],
+     ["dataset ds has 1 failed setting(s) (00002", "or train on the captured ones with dataset.allow_failed=true"], 2,
+     "outputs"),
+    ("train-allow-failed-none-left", TRAIN + ["dataset=path", "dataset.path=ds", "dataset.allow_failed=true"],
+     ["dataset_train_failed"], ["every training setting failed, none is left to train on"], 2, "outputs"),
+    ("train-run-dir-busy", TRAIN + ["dataset=path", "dataset.path={dataset}", "run_dir=busyrun"], ["busy_run"],
+     ["run_dir=busyrun: another training is using this run directory (pid ", "wait for it to finish"], 2,
+     "busyrun/run.json"),
     ("train-resume-knob-mismatch", TRAIN + ["dataset=path", "dataset.path={dataset}", "run_dir=oldrun", "trainer.resume=true"],
      ["run_gain_only"],
      ["dataset knobs (gain, bass, mid, treble, presence, master, channel) do not match the model's (gain)",
@@ -112,7 +131,8 @@ ROWS = [
     ("export-knob-out-of-range", EXPORT + ["format=nam", "knobs.gain=11"], ["model"],
      ["knob 'gain': 11 is outside its range 0..10"], 2, "run/export"),
     ("export-format-cannot-hold-model", EXPORT + ["format=proteus"], ["model"],
-     ["format proteus: Proteus takes at most 2 knob inputs", "export rtneural or nam"], 2, "run/export"),
+     ["format proteus: the Proteus plugin would not play this model as trained: it drives one knob input and "
+      "this model has 3", "+experiment=proteus", "export rtneural or nam"], 2, "run/export"),
 ]
 
 XFAIL: dict = {}
@@ -165,6 +185,46 @@ def model_bad_weights(d: Path, fx):
             z.writestr(name, b[: len(b) // 3] if name == "model.weights.h5" else b)
 
 
+def failed_dataset(d: Path, fx, which=lambda s: s["index"] == 2):
+    shutil.copytree(fx["dataset"], d / "ds")
+    m = json.loads((d / "ds" / "manifest.json").read_text())
+    for s in m["settings"]:
+        if which(s):
+            s.update(status="failed", error="plugin process crashed (SIGSEGV)")
+    m["complete"] = False
+    (d / "ds" / "manifest.json").write_text(json.dumps(m))
+
+
+HOLDERS: list = []  # processes holding a directory's lock for a row; ended after each test
+
+
+def hold_lock(path: Path):
+    """Another process (as a running capture or training would) holds the lock of `path`."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time; from pathlib import Path; from capture.dataset import lock_dir; "
+            "lock_dir(Path(sys.argv[1]), 'busy'); print('locked', flush=True); time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    HOLDERS.append(proc)
+    assert proc.stdout.readline().strip() == "locked"
+
+
+@pytest.fixture(autouse=True)
+def _end_holders():
+    yield
+    while HOLDERS:
+        proc = HOLDERS.pop()
+        proc.kill()
+        proc.wait()
+
+
+def busy_run(d: Path, fx):
+    (d / "busyrun").mkdir()
+    (d / "busyrun" / "config.yaml").write_text("name: train\n")
+    hold_lock(d / "busyrun")
+
+
 def run_gain_only(d: Path, fx):
     """A (killed) run whose model takes only `gain`, resumed on a dataset whose knobs all vary."""
     run = d / "oldrun"
@@ -194,6 +254,11 @@ PREPARE = {
     "model_truncated": lambda d, fx: model(d, fx, damage=lambda b: b[: len(b) // 2]),
     "model_bad_weights": model_bad_weights,
     "run_gain_only": run_gain_only,
+    "dataset_failed": failed_dataset,
+    "dataset_train_failed": lambda d, fx: failed_dataset(d, fx, lambda s: s["split"] == "train"),
+    "busy_out": lambda d, fx: hold_lock(d / "out"),
+    "busy_run": busy_run,
+    "amp.yaml": lambda d, fx: (d / "amp.yaml").write_text("name: amp\n"),
 }
 
 
@@ -228,8 +293,8 @@ def test_rows_cover_the_matrix():
     assert len(ids) >= 25 and len(set(ids)) == len(ids)
     commands = {" ".join(r[1][:2]) if r[1][0] == "capture" or r[1][1] in ("sample", "export") else "amptrain"
                 for r in ROWS}
-    assert commands == {"capture sweep", "capture verify", "capture merge", "amptrain", "amptrain sample",
-                        "amptrain export"}
+    assert commands == {"capture sweep", "capture params", "capture verify", "capture merge", "amptrain",
+                        "amptrain sample", "amptrain export"}
 
 
 @pytest.mark.parametrize("argv, prepare, expect, code, out", params())
@@ -240,7 +305,7 @@ def test_bad_input(request, fx, tmp_path, argv, prepare, expect, code, out):
     for name in prepare:
         PREPARE[name](tmp_path, fx)
     before = snapshot(tmp_path)
-    p = run_cli(argv[0], *[a.format(**fill) for a in argv[1:]], cwd=tmp_path)
+    p = run_cli(argv[0], *[a.format(**fill) for a in argv[1:]], cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})  # tests.amps
     lines = error_lines(p)
     assert "Traceback" not in p.stderr + p.stdout, p.stderr
     assert p.returncode == code, (p.returncode, p.stderr)
