@@ -266,7 +266,7 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
         gid = f"knob_{k.name}"
         data["spectra"][gid] = spec
         levels = " &middot; ".join(f"{lab}: {db(rms(o[:n])):.1f} dBFS" for lab, o in zip(labels, outs))
-        others = ", ".join(f"{o.name}={o.default}" for o in amp.knobs if o is not k) or "no other knobs"
+        others = ("others at " + ", ".join(f"{o.name}={o.default}" for o in amp.knobs if o is not k)) if len(amp.knobs) > 1 else "no other knobs"
         group = player_group(gid, src, toggle=False, match=False, choose=False, chart=chart, slider=slider)
         ex.append(f'<h3>{esc(k.name)} <span class="hint">({esc(others)})</span>{headroom_note(h)}</h3>{group}'
                   f'<p class="hint">output level: {levels}</p>')
