@@ -1,8 +1,9 @@
 """Render speed and fidelity on this CPU: model size x mode (sequential, chunked, streaming) -> x real
-time and error against the sequential render; chunk warm-up overlap -> error; and what moving knobs
-do to a trained model (clicks on knob jumps against smoothing, slow automation against static renders).
+time and error against the sequential render; chunk warm-up overlap -> error; the start-up bump a
+render from the zero state has against a pre-warmed one; and what moving knobs do to a trained model
+(clicks on knob jumps against smoothing, slow automation against static renders).
 
-    python -m benchmarks.render [--seconds 20] [--run outputs/runs/gain_sweep] [--hidden 8 16 32 64]
+    python -m benchmarks.render [--seconds 20] [--run outputs/runs/gain_sweep] [--hidden 8 16 32 64] [--no-speed]
 
 Writes the tables to outputs/benchmarks/render.json as well.
 """
@@ -59,6 +60,21 @@ def speed_rows(amp, label: str, x: np.ndarray, knobs: dict, repeats: int, block:
     return rows
 
 
+def prewarm_rows(amp, x: np.ndarray, knobs: dict) -> list[dict]:
+    """The first 2 ms of a render against a settled one (1 s of silence first, dropped): peak error
+    and error energy, from the zero state and pre-warmed; and what the pre-warm costs."""
+    sr, n = amp.sample_rate, int(0.002 * amp.sample_rate)
+    pad = np.zeros(sr, np.float32)
+    ref = amp.render(np.concatenate([pad, x]), mode="sequential", prewarm=False, **knobs)[sr:][:n]
+    rows = []
+    for prewarm in (False, True):
+        y, t = timed(lambda: amp.render(x, mode="sequential", prewarm=prewarm, **knobs), 2)
+        rows.append({"start": "pre-warmed" if prewarm else "zero state", "first_2ms_peak_error": float(f"{np.max(np.abs(y[:n] - ref)):.3g}"),
+                     "settled_peak": float(f"{np.max(np.abs(ref)):.3g}"), "error_db": round(err_db(y[:n], ref), 1),
+                     "render_ms": round(1000 * t, 1)})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -66,6 +82,7 @@ def main() -> None:
     ap.add_argument("--run", default="outputs/runs/gain_sweep", help="a trained run (skipped if missing)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--block", type=int, default=512, help="streaming block size (samples)")
+    ap.add_argument("--no-speed", action="store_true", help="skip the speed table (trained-model measures only)")
     a = ap.parse_args()
 
     from amptrain.cli import quiet_tensorflow
@@ -81,8 +98,8 @@ def main() -> None:
     x, _ = generate_region(a.seconds, SR, seed=7, region_index=9, peak=0.5)
     knob = {"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "default": 5.0, "unit": ""}
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or platform.machine(),
-              "seconds": a.seconds, "speed": [], "overlap": [], "clicks": [], "automation": []}
-    for h in a.hidden:
+              "seconds": a.seconds, "speed": [], "overlap": [], "prewarm": [], "clicks": [], "automation": []}
+    for h in ([] if a.no_speed else a.hidden):
         keras.utils.set_random_seed(0)
         net = AmpNet(hidden_size=h, n_cond=1, knobs=[knob], sample_rate=SR).build_weights()
         report["speed"] += speed_rows(AmpModel(net), f"untrained H{h}", x, {"gain": 6.0}, a.repeats, a.block)
@@ -91,10 +108,12 @@ def main() -> None:
         trained = AmpModel.load(a.run)
         label = f"trained H{trained.net.hidden_size} ({Path(trained.source_file).parent.name})"
         kn = {k.name: k.default for k in trained.knobs}
-        report["speed"] += speed_rows(trained, label, x, kn, a.repeats, a.block)
+        if not a.no_speed:
+            report["speed"] += speed_rows(trained, label, x, kn, a.repeats, a.block)
     except ModelError as e:
         print(f"(no trained model: {e}; train one with python -m amptrain +experiment=gain_sweep)")
-    table(report["speed"], ["model", "mode", "x_realtime", "error_db"], f"render speed, {a.seconds:g} s of DI (x real time; error vs sequential, dB)")
+    if report["speed"]:
+        table(report["speed"], ["model", "mode", "x_realtime", "error_db"], f"render speed, {a.seconds:g} s of DI (x real time; error vs sequential, dB)")
 
     if trained is None or not trained.knobs:
         return _write(report)
@@ -107,6 +126,12 @@ def main() -> None:
         y, t = timed(lambda: amp.render(x, overlap=ov, **kn, **{k.name: hi}), 1)
         report["overlap"].append({"overlap": ov, "x_realtime": round(a.seconds / t, 1), "error_db": round(err_db(y, seq), 1)})
     table(report["overlap"], ["overlap", "x_realtime", "error_db"], f"chunked render: warm-up overlap (samples) vs error (trained model, {k.name}={hi:g})")
+
+    # start-up: zero state against pre-warmed, on silence (the bump alone) and on the DI
+    for what, sig in (("silence", np.zeros(amp.sample_rate // 10, np.float32)), ("DI", x[: amp.sample_rate])):
+        report["prewarm"] += [{"input": what, **r} for r in prewarm_rows(amp, sig, {**kn, k.name: hi})]
+    table(report["prewarm"], ["input", "start", "first_2ms_peak_error", "settled_peak", "error_db", "render_ms"],
+          "first 2 ms against a settled render (1 s of silence before, dropped): zero state vs pre-warmed")
 
     # clicks: a sustained note with the knob jumping lo -> hi in one sample, against smoothing
     t = np.arange(2 * SR) / SR
