@@ -375,7 +375,7 @@ def test_a_plugin_that_fails_every_setting_stops_early(tmp_path):
 
 def test_unknown_command_and_help():
     p = run_cli("capture", "frobnicate")
-    assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'frobnicate' (commands: sweep, params, verify, merge)"]
+    assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'frobnicate' (commands: sweep, params, verify, merge, report)"]
     p = run_cli("capture", "--help")
     assert p.returncode == 0 and "python -m capture sweep" in p.stdout
     p = run_cli("capture", "verify", "/no/such/dir")
