@@ -20,14 +20,16 @@ class CheckpointError(AmpcapError):
     """A checkpoint that cannot be used (corrupt, or from another model)."""
 
 
-def save(path: Path, model, optimizer, state: dict) -> None:
-    """Write weights, optimiser variables and `state` to `path` atomically (temp file + rename)."""
+def save(path: Path, model, optimizer, state: dict, ema: list | None = None) -> None:
+    """Write weights, optimiser variables, `state` (and the moving average of the weights, `ema`) to
+    `path` atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"model/{i}": np.asarray(v) for i, v in enumerate(model.weights)}
     arrays.update({f"opt/{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    arrays.update({f"ema/{i}": np.asarray(a) for i, a in enumerate(ema or [])})
     meta = {"format": FORMAT, "format_version": VERSION, "n_model": len(model.weights),
-            "n_opt": len(optimizer.variables), "state": state}
+            "n_opt": len(optimizer.variables), "n_ema": len(ema or []), "state": state}
     arrays["meta"] = np.array(json.dumps(meta))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -114,3 +116,18 @@ def load(path: Path, model, optimizer=None) -> dict:
         for v, w in zip(optimizer.variables, opt):
             v.assign(w)
     return meta["state"]
+
+
+def load_ema(path: Path) -> list[np.ndarray] | None:
+    """The moving average of the weights saved with `save(..., ema=)`, or None (none was kept)."""
+    n = _meta(path).get("n_ema", 0)
+    if not n:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ema = [np.asarray(z[f"ema/{i}"]) for i in range(n)]
+    except Exception as e:  # noqa: BLE001 - missing or damaged entries
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}); delete it or start a new run") from None
+    if any(not np.issubdtype(a.dtype, np.number) for a in ema):
+        raise CheckpointError(f"checkpoint {path} holds non-numeric arrays; delete it or start a new run")
+    return ema

@@ -37,6 +37,9 @@ class LossConfig:
     pre_emphasis: str = "aw"            # none | hp | aw
     esr_weight: float = 0.75
     dc_weight: float = 0.25
+    plain_weight: float = 0.0           # ESR without pre-emphasis added to the pre-emphasised one
+    low_weight: float = 0.0             # ESR of the low band (signals averaged over low_pool samples): the low end by its own energy
+    low_pool: int = 96                  # samples averaged for the low-band ESR (96 at 48 kHz: a low-pass with its null at 500 Hz)
     stft_weight: float = 0.0
     balance_settings: bool = True       # weight each setting by 1/its energy: quiet settings count too
 
@@ -53,10 +56,17 @@ class TrainerConfig:
     clipnorm: Optional[float] = 1.0
     max_epochs: int = 40
     max_minutes: Optional[float] = None  # stop after this wall time (best checkpoint is kept)
-    patience: int = 8                   # early stopping: epochs without a better validation ESR
-    lr_patience: int = 3                # halve the learning rate after this many epochs without progress
+    patience: Optional[int] = 8         # early stopping: epochs without a better validation ESR (null: never)
+    schedule: str = "plateau"           # cosine (warm-up, then cosine to the budget's end) | plateau (halving)
+    lr_warmup: float = 0.05             # cosine: fraction of the budget spent ramping the learning rate up
+    lr_patience: int = 3                # plateau: halve the learning rate after this many epochs without progress
     lr_factor: float = 0.5
     min_lr: float = 1e-5
+    val_every: int = 0                  # validate every this many batches (0: after each epoch); long epochs of many settings
+    keep_epochs: bool = False           # also keep each validation's weights (checkpoints/epoch-N.npz: accuracy curves)
+    ema: float = 0.0                    # decay per batch of the weights' moving average (0: off) used to validate and save
+    fused_lstm: bool = True             # train through the fused LSTM kernel (false: Keras' layer; the same maths)
+    lstm_splits: int = 0                # fused LSTM: rows cut into this many blocks on separate cores (0: one per core)
     eval_chunk: int = 9600              # evaluation: chunk length and warm-up overlap (samples)
     eval_overlap: int = 4800
     renders: int = 4                    # held-out test settings written as WAV (target vs prediction)
@@ -80,6 +90,7 @@ class TrainConfig:
 register_schema("train_schema", TrainConfig)
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+SCHEDULES = ("cosine", "plateau")
 
 
 def check(cfg: dict) -> None:
@@ -94,6 +105,9 @@ def check(cfg: dict) -> None:
         ("loss.pre_emphasis", l["pre_emphasis"] in PRE_EMPHASIS, f"must be one of {', '.join(PRE_EMPHASIS)}"),
         ("loss.esr_weight", l["esr_weight"] >= 0, "must be >= 0"),
         ("loss.dc_weight", l["dc_weight"] >= 0, "must be >= 0"),
+        ("loss.plain_weight", l["plain_weight"] >= 0, "must be >= 0"),
+        ("loss.low_weight", l["low_weight"] >= 0, "must be >= 0"),
+        ("loss.low_pool", l["low_pool"] >= 1, "must be at least 1"),
         ("loss.stft_weight", l["stft_weight"] >= 0, "must be >= 0"),
         ("trainer.window", t["window"] >= 1, "must be at least 1"),
         ("trainer.warmup", 0 <= t["warmup"] < t["segment"], "must be >= 0 and shorter than trainer.segment"),
@@ -101,7 +115,12 @@ def check(cfg: dict) -> None:
         ("trainer.batch_size", t["batch_size"] >= 1, "must be at least 1"),
         ("trainer.learning_rate", t["learning_rate"] > 0, "must be > 0"),
         ("trainer.max_epochs", t["max_epochs"] >= 1, "must be at least 1"),
-        ("trainer.patience", t["patience"] >= 1, "must be at least 1"),
+        ("trainer.patience", t["patience"] is None or t["patience"] >= 1, "must be at least 1 (or null: no early stopping)"),
+        ("trainer.schedule", t["schedule"] in SCHEDULES, f"must be one of {', '.join(SCHEDULES)}"),
+        ("trainer.lr_warmup", 0 <= t["lr_warmup"] < 1, "must be in [0, 1)"),
+        ("trainer.ema", 0 <= t["ema"] < 1, "must be in [0, 1)"),
+        ("trainer.val_every", t["val_every"] >= 0, "must be >= 0 (0: after each epoch)"),
+        ("trainer.lstm_splits", t["lstm_splits"] >= 0, "must be >= 0 (0: one block per core)"),
         ("trainer.lr_patience", t["lr_patience"] >= 1, "must be at least 1"),
         ("trainer.lr_factor", 0 < t["lr_factor"] <= 1, "must be in (0, 1]"),
         ("trainer.eval_chunk", t["eval_chunk"] >= 1, "must be at least 1"),

@@ -57,21 +57,22 @@ def setting_weights(data: SplitData) -> np.ndarray:
     return (w / w.mean()).astype(np.float32)
 
 
-def segments(data: SplitData, length: int, rng: np.random.Generator | None = None, hop: int | None = None,
-             with_setting: bool = False):
-    """Cut every setting into segments of `length` samples (hop = length unless given); shuffled when
-    an rng is given. Returns x (N, L, 1), cond (N, C), y (N, L, 1) (and each segment's setting
-    index (N,) with `with_setting`)."""
-    hop = hop or length
+def segment_plan(data: SplitData, length: int, rng: np.random.Generator | None = None, offset: int = 0):
+    """Every setting cut into back-to-back segments of `length` samples from `offset`, as (setting
+    index, start sample) pairs, shuffled when an rng is given. Nothing is copied: `gather` cuts a batch."""
     T = len(data.x)
     if T < length:
         raise DatasetError(f"audio region of {T} samples is shorter than one segment ({length}); lower trainer.segment")
-    starts = np.arange(0, T - length + 1, hop)
-    idx = [(s, t) for s in range(len(data.y)) for t in starts]
+    starts = np.arange(offset, T - length + 1, length)
+    which = np.repeat(np.arange(len(data.y)), len(starts))
+    starts = np.tile(starts, len(data.y))
     if rng is not None:
-        rng.shuffle(idx)
-    x = np.stack([data.x[t: t + length] for _, t in idx])[..., None]
-    y = np.stack([data.y[s, t: t + length] for s, t in idx])[..., None]
-    which = np.array([s for s, _ in idx], dtype=np.int64)
-    cond = data.cond[which]
-    return (x, cond, y, which) if with_setting else (x, cond, y)
+        order = rng.permutation(len(which))
+        which, starts = which[order], starts[order]
+    return which, starts
+
+
+def gather(data: SplitData, which: np.ndarray, starts: np.ndarray, length: int):
+    """Segments of DI and target (B, length, 1) and their knob features (B, C)."""
+    idx = starts[:, None] + np.arange(length)
+    return data.x[idx][..., None], data.cond[which], data.y[which[:, None], idx][..., None]

@@ -108,13 +108,31 @@ def tf_stft_loss(y, y_hat, fft_sizes=(256, 1024, 2048)):
     return total / len(fft_sizes)
 
 
-def make_loss(pre_emphasis: str = "hp", esr_weight: float = 0.75, dc_weight: float = 0.25, stft_weight: float = 0.0):
-    """loss(y, y_hat, w=None) on (batch, time) tensors: esr_weight*ESR_pre + dc_weight*DC
-    (+ stft_weight*STFT); w: optional row weights (batch,)."""
+def tf_low_esr(y, y_hat, pool: int = 96, w=None):
+    """ESR of the low band: both signals averaged over `pool` samples (a boxcar low-pass, first null at
+    sr/pool: 500 Hz for 96 at 48 kHz), so the low end counts by its own energy, not by its small share
+    of the whole signal's."""
+    import tensorflow as tf
+
+    def low(v):
+        return tf.nn.avg_pool1d(v[..., None], pool, pool, "VALID")[..., 0]
+
+    return tf_esr(low(y), low(y_hat), "none", w)
+
+
+def make_loss(pre_emphasis: str = "hp", esr_weight: float = 0.75, dc_weight: float = 0.25, stft_weight: float = 0.0,
+              plain_weight: float = 0.0, low_weight: float = 0.0, low_pool: int = 96):
+    """loss(y, y_hat, w=None) on (batch, time) tensors: esr_weight*ESR_pre + plain_weight*ESR (no
+    pre-emphasis) + low_weight*ESR of the low band (`tf_low_esr`) + dc_weight*DC (+ stft_weight*STFT);
+    w: optional row weights (batch,)."""
     pre_emphasis_coeffs(pre_emphasis)
 
     def loss(y, y_hat, w=None):
         total = esr_weight * tf_esr(y, y_hat, pre_emphasis, w) + dc_weight * tf_dc(y, y_hat, w)
+        if plain_weight:
+            total = total + plain_weight * tf_esr(y, y_hat, "none", w)
+        if low_weight:
+            total = total + low_weight * tf_low_esr(y, y_hat, low_pool, w)
         if stft_weight:
             total = total + stft_weight * tf_stft_loss(y, y_hat)
         return total

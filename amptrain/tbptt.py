@@ -2,6 +2,9 @@
 warm-up without gradient to settle the LSTM state, then update every `window` samples, carrying
 the state (without gradient) from one window to the next.
 
+On one device the whole batch (warm-up and every window's update) is one compiled call with one
+loss read back, not one Python call and one device->host sync per window.
+
 Works under any `tf.distribute` strategy (several devices, several workers): each replica runs its own
 contiguous share of the batch's rows and keeps its share of the state; the predictions are gathered,
 so every replica computes the loss of the whole batch, and the gradient is summed over replicas and
@@ -79,12 +82,37 @@ class TBPTT:
         @tf.function(reduce_retracing=True)
         def advance(x, c, h, s):
             def fwd(x, c, h, s):
-                _, h2, s2 = model((x, c, h, s), training=False)
+                _, h2, s2 = model((x, c, h, s), training=True)  # the fused kernel; nothing else differs
                 return h2, s2
 
             return self.strategy.run(fwd, args=(x, c, h, s))
 
+        def whole_batch(x, c, y, w):
+            # warm-up, then every window's update, in one graph: the window loop is a tf.while_loop
+            rows, length = x.shape[0], x.shape[1]
+            h = s = tf.zeros([rows, model.hidden_size], x.dtype)
+            warm = min(self.warmup, length - 1)
+            if warm > 0:
+                _, h, s = model((x[:, :warm], c[:, :warm], h, s), training=True)
+            full = (length - warm) // self.window
+            total = tf.constant(0.0, tf.float32)
+
+            def window(a, n, h, s):
+                xs, cs = tf.slice(x, [0, a, 0], [-1, n, -1]), tf.slice(c, [0, a, 0], [-1, n, -1])
+                return step(xs, cs, tf.slice(y, [0, a, 0], [-1, n, -1]), h, s, w)
+
+            for k in tf.range(full):
+                loss, h, s = window(warm + k * self.window, self.window, h, s)
+                total += loss
+            tail = length - warm - full * self.window
+            if tail:
+                loss, h, s = window(warm + full * self.window, tail, h, s)
+                total += loss
+            return total / (full + (1 if tail else 0))
+
         self._update, self._advance = update, advance
+        # one device: one compiled function per batch shape (segment length and rows are fixed in training)
+        self._whole = tf.function(whole_batch) if replicas == 1 else None
 
     @staticmethod
     def tracks(cond: np.ndarray, length: int) -> np.ndarray:
@@ -111,6 +139,10 @@ class TBPTT:
         mean loss over the updates. `weights` (B,): per-segment loss weights (default all 1)."""
         B, L = x.shape[0], x.shape[1]
         n = self.strategy.num_replicas_in_sync
+        if self._whole is not None:
+            w8 = np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32)
+            return float(self._whole(np.asarray(x, np.float32), self.tracks(cond, L).astype(np.float32),
+                                     np.asarray(y, np.float32), w8))
         if B % n:
             raise ValueError(f"batch of {B} segments does not split evenly over {n} replicas")
         c = self.tracks(cond, L).astype(np.float32)

@@ -1,8 +1,11 @@
-"""The training loop: epochs of shuffled segments through truncated BPTT, validation on held-out
-settings x validation audio after each epoch, learning-rate halving on plateaus, early stopping,
-and a checkpoint (last, and best) after every epoch so a killed run continues where it was."""
+"""The training loop: epochs of shuffled segments through truncated BPTT, a learning-rate schedule
+(warm-up then cosine to the end of the budget, or halving on plateaus), a moving average of the
+weights for validation and the saved model, validation on held-out settings x validation audio after
+each epoch, and a checkpoint (last, and best) after every epoch and when the wall budget runs out
+(checked after every batch), so a killed or extended run continues where it was."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -10,24 +13,84 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint
-from .data import SplitData, segments, setting_weights
+from .data import SplitData, gather, segment_plan, setting_weights
 from .evaluate import evaluate
+
+RISING_EPOCHS = 3  # validation ESR rising this many epochs in a row while the training loss falls: say so
 
 
 def new_state(lr: float) -> dict:
-    return {"epoch": 0, "best_val": None, "best_epoch": None, "bad_epochs": 0, "lr_bad_epochs": 0,
-            "lr": lr, "history": [], "train_seconds": 0.0, "trained_samples": 0,
-            "done": False, "stop_reason": None}
+    return {"epoch": 0, "batch": 0, "updates": 0,
+            "best_val": None, "best_epoch": None, "bad_epochs": 0, "lr_bad_epochs": 0,
+            "lr": lr, "history": [], "train_seconds": 0.0, "elapsed_seconds": 0.0, "trained_samples": 0,
+            "warnings": [], "done": False, "stop_reason": None}
 
 
-def epoch_segments(train: SplitData, t: dict, epoch: int):
-    """This epoch's segments: a random offset for the segment grid, then shuffled; seeded by
-    (seed, epoch) so a resumed run sees exactly the batches an uninterrupted one would."""
+def epoch_plan(train: SplitData, t: dict, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """This epoch's segments as (setting index, start sample) pairs: a random offset for the segment
+    grid, then shuffled; seeded by (seed, epoch) so a resumed run sees exactly the batches an
+    uninterrupted one would."""
     rng = np.random.default_rng([t["seed"], epoch])
     T, L = len(train.x), t["segment"]
-    offset = int(rng.integers(0, L)) if T >= 2 * L else int(rng.integers(0, T - L + 1))
-    shifted = SplitData(train.x[offset:], train.y[:, offset:], train.cond, train.settings)
-    return segments(shifted, L, rng, with_setting=True)
+    offset = int(rng.integers(0, L)) if T >= 2 * L else int(rng.integers(0, max(1, T - L + 1)))
+    return segment_plan(train, L, rng, offset)
+
+
+def scheduled_lr(t: dict, progress: float) -> float:
+    """`schedule: cosine`: linear warm-up over the first `lr_warmup` of the budget, then a cosine from
+    `learning_rate` down to `min_lr` at the budget's end (`progress` 0..1 of max_minutes or max_epochs)."""
+    base, low, warm = t["learning_rate"], t["min_lr"], t["lr_warmup"]
+    progress = min(max(progress, 0.0), 1.0)
+    if warm > 0 and progress < warm:
+        return base * max(progress / warm, 0.01)
+    p = (progress - warm) / (1.0 - warm) if warm < 1 else 1.0
+    return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+def budget_progress(t: dict, state: dict, n_batches: int) -> float:
+    """How much of the budget is spent: the wall budget when there is one, else epochs."""
+    if t["max_minutes"]:
+        return state["elapsed_seconds"] / (60.0 * t["max_minutes"])
+    return (state["epoch"] + state["batch"] / n_batches) / t["max_epochs"]
+
+
+class EMA:
+    """Exponential moving average of the weights (per batch, decay warmed up as (1+n)/(10+n)), for
+    validation and the saved model: a smoother model than the last update's weights."""
+
+    def __init__(self, decay: float, weights: list[np.ndarray] | None):
+        self.decay, self.avg = decay, weights
+
+    def update(self, model, n: int) -> None:
+        w = [np.asarray(v) for v in model.weights]
+        if self.avg is None:
+            self.avg = w
+            return
+        d = min(self.decay, (1.0 + n) / (10.0 + n))
+        self.avg = [d * a + (1.0 - d) * x for a, x in zip(self.avg, w)]
+
+    def swap(self, model) -> list[np.ndarray]:
+        """Put the average into the model; returns the weights it had (to swap back)."""
+        now = [np.asarray(v) for v in model.weights]
+        for v, a in zip(model.weights, self.avg):
+            v.assign(a.astype(v.dtype))
+        return now
+
+
+def rising_warning(history: list[dict]) -> str | None:
+    """A warning when validation ESR rose RISING_EPOCHS epochs in a row while the training loss fell."""
+    if len(history) < RISING_EPOCHS + 1:
+        return None
+    h = history[-(RISING_EPOCHS + 1):]
+    val = [r["val_esr"] for r in h]
+    loss = [r["train_loss"] for r in h]
+    if all(b > a for a, b in zip(val, val[1:])) and loss[-1] < loss[0]:
+        return (f"validation ESR rose for {RISING_EPOCHS} epochs ({', '.join(f'{v:.3g}' for v in val)}) while the "
+                "training loss fell: the model fits the training settings but not the knob values between them. "
+                "Likely too few settings for the number of knobs, or too little audio per setting: capture more "
+                "settings (e.g. sweep.n_train=128 with a shorter signal.duration_s), use a smaller model, or lower "
+                "trainer.learning_rate")
+    return None
 
 
 def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, sample_rate: int,
@@ -37,30 +100,48 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
     or max_minutes; returns the final state. The best weights are in `ckpt_dir/best.npz`.
 
     Several workers (`sync`: the chief's numbers to every worker, `tbptt.broadcast`): every worker
-    runs the same epochs (its replicas' share of each batch); only the chief validates and writes
+    runs the same batches (its replicas' share of each); only the chief validates and writes
     checkpoints and logs, and every worker takes the chief's timings and validation ESR, so all take
-    the same decisions (learning rate, early stopping, max_minutes) and stop after the same epoch."""
+    the same decisions (learning rate, early stopping, budget) and stop after the same batch."""
     from tqdm import tqdm
 
-    optimizer.learning_rate.assign(state["lr"])
+    ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] and t["ema"] else None) \
+        if t["ema"] else None
+    weights = setting_weights(train) if balance else None
+    B, L = t["batch_size"], t["segment"]
     while not state["done"]:
         epoch = state["epoch"]
-        x, cond, y, which = epoch_segments(train, t, epoch)
-        weights = setting_weights(train)[which] if balance else None
-        B = t["batch_size"]
-        n_batches = max(1, len(x) // B)  # drop the remainder: every update sees a full batch
-        t0 = time.perf_counter()
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{t['max_epochs']}", unit="batch",
+        which, starts = epoch_plan(train, t, epoch)
+        n_batches = max(1, len(which) // B)  # drop the remainder: every update sees a full batch
+        bar = tqdm(total=n_batches, initial=state["batch"], desc=f"epoch {epoch + 1}/{t['max_epochs']}", unit="batch",
                    disable=not (t["progress"] and chief), file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.5)
-        losses = []
-        for b in bar:
-            sl = slice(b * B, (b + 1) * B) if len(x) >= B else slice(None)
-            losses.append(tbptt.batch(x[sl], cond[sl], y[sl], None if weights is None else weights[sl]))
+        losses, spent, first = [], False, state["batch"]  # this round: from the last validation to the next
+        t_round = time.perf_counter()
+        stop_at = n_batches if not t["val_every"] else min(n_batches, state["batch"] + t["val_every"])
+        while state["batch"] < stop_at and not spent:
+            b = state["batch"]
+            if t["schedule"] == "cosine":
+                state["lr"] = scheduled_lr(t, budget_progress(t, state, n_batches))
+                optimizer.learning_rate.assign(state["lr"])
+            sl = slice(b * B, (b + 1) * B) if len(which) >= B else slice(None)
+            x, cond, y = gather(train, which[sl], starts[sl], L)
+            t0 = time.perf_counter()
+            losses.append(tbptt.batch(x, cond, y, None if weights is None else weights[which[sl]]))
+            if ema is not None:
+                ema.update(model, state["updates"])
+            dt = time.perf_counter() - t0
+            state.update(batch=b + 1, updates=state["updates"] + 1, train_seconds=state["train_seconds"] + dt,
+                         elapsed_seconds=state["elapsed_seconds"] + dt, trained_samples=state["trained_samples"] + x.shape[0] * L)
+            spent = bool(t["max_minutes"]) and state["elapsed_seconds"] >= 60.0 * t["max_minutes"]
+            if sync is not None:  # the chief's clock decides for every worker
+                spent = bool(sync([float(spent)])[0])
+            bar.update(1)
             bar.set_postfix_str(f"loss {np.mean(losses[-10:]):.4f}")
         bar.close()
-        seconds = time.perf_counter() - t0
-        samples = n_batches * min(B, len(x)) * x.shape[1]
+        seconds = time.perf_counter() - t_round
+        complete = state["batch"] >= n_batches
         t1 = time.perf_counter()
+        held = ema.swap(model) if ema is not None else None
         if chief or sync is None:
             v, _ = evaluate(model, val, sample_rate, pre_emphasis, t["eval_chunk"], t["eval_overlap"])
         else:  # a worker: the chief's numbers arrive just below
@@ -69,42 +150,54 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         if sync is not None:
             seconds, val_seconds, esr, esr_pre = (float(a) for a in sync([seconds, val_seconds, v["esr"], v["esr_pre"]]))
             v = {**v, "esr": esr, "esr_pre": esr_pre}
+        state["elapsed_seconds"] += val_seconds
         val_esr = v["esr"]
         improved = state["best_val"] is None or val_esr < state["best_val"]
-        state["epoch"] = epoch + 1
-        state["train_seconds"] += seconds
-        state["trained_samples"] += samples
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_esr": val_esr,
-               "val_esr_pre": v["esr_pre"], "lr": float(state["lr"]), "seconds": round(seconds, 2), "val_seconds": round(val_seconds, 2),
-               "samples_per_s": round(samples / seconds, 1)}
+        done_batches = state["batch"]
+        round_batches = done_batches - first
+        row = {"epoch": epoch + (1 if complete else round(done_batches / n_batches, 3)), "train_loss": float(np.mean(losses)),
+               "val_esr": val_esr, "val_esr_pre": v["esr_pre"], "lr": float(state["lr"]), "seconds": round(seconds, 2),
+               "val_seconds": round(val_seconds, 2), "minutes": round(state["elapsed_seconds"] / 60, 3),
+               "samples_per_s": round(round_batches * min(B, len(which)) * L / max(seconds, 1e-9), 1)}
+        if complete:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on from here
+            state.update(epoch=epoch + 1, batch=0)
         state["history"].append(row)
         if improved:
-            state.update(best_val=val_esr, best_epoch=epoch + 1, bad_epochs=0, lr_bad_epochs=0)
+            state.update(best_val=val_esr, best_epoch=row["epoch"], bad_epochs=0, lr_bad_epochs=0)
         else:
             state["bad_epochs"] += 1
             state["lr_bad_epochs"] += 1
-            if state["lr_bad_epochs"] >= t["lr_patience"] and state["lr"] > t["min_lr"]:
+            if t["schedule"] == "plateau" and state["lr_bad_epochs"] >= t["lr_patience"] and state["lr"] > t["min_lr"]:
                 state["lr"] = max(t["min_lr"], state["lr"] * t["lr_factor"])
                 state["lr_bad_epochs"] = 0
                 optimizer.learning_rate.assign(state["lr"])
-        if state["bad_epochs"] >= t["patience"]:
+        warning = rising_warning(state["history"])
+        if warning and not state["warnings"]:
+            state["warnings"].append(warning)
+            log(f"warning: {warning}")
+        if spent:
+            state.update(done=True, stop_reason=f"max_minutes ({t['max_minutes']}) reached")
+        elif t["patience"] and state["bad_epochs"] >= t["patience"]:
             state.update(done=True, stop_reason=f"early stopping: no better validation ESR for {t['patience']} epochs")
         elif state["epoch"] >= t["max_epochs"]:
             state.update(done=True, stop_reason=f"max_epochs ({t['max_epochs']}) reached")
-        elif t["max_minutes"] and state["train_seconds"] / 60 >= t["max_minutes"]:
-            state.update(done=True, stop_reason=f"max_minutes ({t['max_minutes']}) reached")
         if chief:  # best first: a kill between the two writes leaves last.npz one epoch behind, never ahead
-            if improved:
+            if improved:  # the weights validated (the average, when kept) are the best model
                 checkpoint.save(ckpt_dir / "best.npz", model, optimizer, state)
-            checkpoint.save(ckpt_dir / "last.npz", model, optimizer, state)
+            if t["keep_epochs"]:
+                checkpoint.save(ckpt_dir / f"epoch-{len(state['history']):04d}.npz", model, optimizer, state)
+        for var, a in zip(model.weights, held or []):  # back to the trained weights
+            var.assign(a)
+        if chief:
+            checkpoint.save(ckpt_dir / "last.npz", model, optimizer, state, ema.avg if ema is not None else None)
         if writer is not None:
             import tensorflow as tf
 
-            with writer.as_default(step=epoch + 1):
+            with writer.as_default(step=len(state["history"])):
                 for k in ("train_loss", "val_esr", "val_esr_pre", "lr", "samples_per_s"):
                     tf.summary.scalar(k, row[k])
             writer.flush()
         mark = " *" if improved else ""
-        log(f"epoch {epoch + 1:3d}  loss {row['train_loss']:.4f}  val ESR {val_esr:.4f}{mark}  "
-            f"lr {row['lr']:.2g}  {row['samples_per_s'] / 1e3:.0f}k samples/s")
+        log(f"epoch {row['epoch']:5.1f}  loss {row['train_loss']:.4f}  val ESR {val_esr:.4f}{mark}  "
+            f"lr {row['lr']:.2g}  {row['samples_per_s'] / 1e3:.0f}k samples/s  {row['minutes']:.1f} min")
     return state

@@ -1,125 +1,180 @@
-"""Held-out accuracy against model size and conditioning: trains gain_sweep (and full_amp) for hidden
-8/16/32/64 with concat and FiLM conditioning, each on the same wall-clock budget, and reports held-out
-ESR (settings and audio never trained on) and per-band level error; plots ESR against size and
-against each knob's value.
+"""Held-out accuracy of training variants at equal wall time: each variant is one training run (its
+own process, same seed and budget) of an experiment with some overrides; afterwards the weights it
+validated at each epoch (kept with trainer.keep_epochs) are measured on the held-out test settings x
+test audio, giving a curve of held-out ESR against minutes. Training never sees the test numbers:
+each run chooses its model on validation alone.
 
-    python -m benchmarks.accuracy                  # small: gain_sweep, H 8/16/32 concat + 32 FiLM, 0.75 min each
-    python -m benchmarks.accuracy --full           # both experiments, H 8/16/32/64 x concat/FiLM, 10 min each
-    python -m benchmarks.accuracy --experiments full_amp --hidden 32 --conditioning concat --minutes 5
+    python -m benchmarks.accuracy                          # the defaults against what they replaced, gain_sweep, 5 min each
+    python -m benchmarks.accuracy --minutes 10 --variants base plateau+noema cosine+noema
+    python -m benchmarks.accuracy --experiment full_amp --minutes 30 --variants base
+    python -m benchmarks.accuracy --list                   # the parts a variant is made of, and their overrides
 
-Writes outputs/benchmarks/accuracy.json and accuracy_vs_size.png / accuracy_vs_knob.png.
+Prints the table (held-out ESR, training-settings ESR and their gap, worst held-out setting, per-band
+dB, epochs, samples/s), writes outputs/benchmarks/accuracy-<experiment>.json and a curve plot
+accuracy-<experiment>.png.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 OUT = Path("outputs/benchmarks")
 
+# parts of a variant, joined with '+' (e.g. cosine+ema+plain); "base" is the experiment as configured
+PARTS = {
+    "base": [],
+    "plateau": ["trainer.schedule=plateau", "trainer.patience=10"],
+    "cosine": ["trainer.schedule=cosine", "trainer.patience=null"],
+    "ema": ["trainer.ema=0.98"],
+    "noema": ["trainer.ema=0"],
+    "plain": ["loss.plain_weight=0.5"],
+    "noplain": ["loss.plain_weight=0"],
+    "low": ["loss.low_weight=0.5"],
+    "low1": ["loss.low_weight=1.0"],
+    "nolow": ["loss.low_weight=0"],
+    "dc1": ["loss.dc_weight=1.0"],
+    "prenone": ["loss.pre_emphasis=none", "loss.esr_weight=0.75", "loss.plain_weight=0"],
+    "warmup1000": ["trainer.warmup=1000"],
+    "batch64": ["trainer.batch_size=64"],
+    "batch16": ["trainer.batch_size=16"],
+    "seg12k": ["trainer.segment=12000"],
+    "lr1e-2": ["trainer.learning_rate=0.01"],
+    "lr2e-3": ["trainer.learning_rate=0.002"],
+    "lr2e-2": ["trainer.learning_rate=0.02"],
+    "h48": ["model.hidden_size=48"],
+    "h24": ["model.hidden_size=24"],
+    "film": ["model.conditioning=film"],
+    "keras": ["trainer.fused_lstm=false"],
+    "n33": ["dataset.capture_overrides=['sweep.n_train=33','out=outputs/datasets/builtin-gain_sweep-n33']"],
+}
 
-def run_one(experiment: str, hidden: int, conditioning: str, minutes: float) -> dict:
-    from amptrain.run import train
-    from capture.config import compose
 
-    name = f"{experiment}_{conditioning}{hidden}"
-    cfg = compose("train", [f"+experiment={experiment}", f"model.hidden_size={hidden}", f"model.conditioning={conditioning}",
-                            f"trainer.max_minutes={minutes}", "trainer.progress=false", "trainer.renders=0",
-                            f"runs_dir={OUT / 'accuracy_runs'}", f"name={name}"])
-    t = time.perf_counter()
-    run = Path(train(cfg, log=lambda m: None))
+def overrides_of(variant: str) -> list[str]:
+    parts = variant.split("+")
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise SystemExit(f"error: unknown variant part {unknown[0]!r}; parts: {', '.join(PARTS)} (join with +)")
+    return [o for p in parts for o in PARTS[p]]
+
+
+def run_variant(experiment: str, name: str, overrides: list[str], minutes: float, runs: Path, cpus: str | None) -> Path:
+    """Train one variant in its own process (pinned to `cpus` when given); returns its run directory."""
+    run_dir = runs / experiment / name
+    cmd = [sys.executable, "-m", "amptrain", f"+experiment={experiment}", *overrides, f"trainer.max_minutes={minutes}",
+           "trainer.max_epochs=100000", "trainer.keep_epochs=true", "trainer.progress=false", "trainer.renders=0",
+           f"run_dir={run_dir}"]
+    if cpus:
+        cmd = ["taskset", "-c", cpus, *cmd]
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"error: variant {name} failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
+    return run_dir
+
+
+def measure(run: Path) -> dict:
+    """Held-out ESR of the final model and of every kept epoch's weights (the curve), and the final
+    model's figures from metrics.json."""
+    from amptrain import checkpoint
+    from amptrain.amp import load_net
+    from amptrain.data import load_split
+    from amptrain.evaluate import evaluate
+    from capture import dataset as ds
+
     m = json.loads((run / "metrics.json").read_text())
-    h = m["heldout"]
-    return {"experiment": experiment, "hidden": hidden, "conditioning": conditioning, "parameters": m["training"]["parameters"],
-            "epochs": m["training"]["epochs"], "samples_per_s": round(m["training"]["samples_per_s"] or 0),
-            "heldout_esr": round(h["esr"], 4), "train_settings_esr": round(m["train_settings"]["esr"], 4),
-            "low_db": round(h["bands_db"]["low"], 2), "mid_db": round(h["bands_db"]["mid"], 2), "high_db": round(h["bands_db"]["high"], 2),
-            "wall_seconds": round(time.perf_counter() - t, 1), "per_setting": h["per_setting"], "run": str(run)}
+    cfg = json.loads((run / "run.json").read_text())
+    root = Path(cfg["dataset"]["path"])
+    manifest = ds.read_manifest(root)
+    net = load_net(run)
+    t = cfg["config"]["trainer"]
+    test = load_split(root, manifest, "test", "test", cfg["knobs"])
+    curve = []
+    for f in sorted((run / "checkpoints").glob("epoch-*.npz")):
+        state = checkpoint.load(f, net)
+        v, _ = evaluate(net, test, cfg["sample_rate"], cfg["config"]["loss"]["pre_emphasis"], t["eval_chunk"], t["eval_overlap"])
+        curve.append({"minutes": round(state["elapsed_seconds"] / 60, 2), "val_esr": state["history"][-1]["val_esr"],
+                      "heldout_esr": v["esr"]})
+    h, tr = m["heldout"], m["train_settings"]
+    worst = max(r["esr"] for r in h["per_setting"])
+    return {"epochs": m["training"]["epochs"], "samples_per_s": round(m["training"]["samples_per_s"] or 0),
+            "val_esr": round(m["validation"]["esr"], 4) if m.get("validation") else None,
+            "heldout_esr": round(h["esr"], 4), "train_settings_esr": round(tr["esr"], 4),
+            "gap": round(h["esr"] / max(tr["esr"], 1e-12), 2), "worst_x_mean": round(worst / max(h["esr"], 1e-12), 2),
+            "dc": h["dc"], "low_db": round(h["bands_db"]["low"], 2), "mid_db": round(h["bands_db"]["mid"], 2),
+            "high_db": round(h["bands_db"]["high"], 2), "stop": m["training"]["stop_reason"],
+            "curve": curve, "per_setting": [{"knobs": r["knobs"], "esr": r["esr"]} for r in h["per_setting"]],
+            "run": str(run)}
 
 
-def plots(rows: list[dict]) -> None:
+def plot(rows: list[dict], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    exps = sorted({r["experiment"] for r in rows})
-    fig, axes = plt.subplots(1, len(exps), figsize=(5.5 * len(exps), 4), squeeze=False)
-    for ax, e in zip(axes[0], exps):
-        for cond in ("concat", "film"):
-            rs = sorted((r for r in rows if r["experiment"] == e and r["conditioning"] == cond), key=lambda r: r["hidden"])
-            if rs:
-                ax.plot([r["hidden"] for r in rs], [r["heldout_esr"] for r in rs], "o-", label=cond)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("LSTM hidden size")
-        ax.set_ylabel("held-out ESR")
-        ax.set_title(e)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(OUT / "accuracy_vs_size.png", dpi=110)
-    plt.close(fig)
-    values: dict = {}
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     for r in rows:
-        for s in r["per_setting"]:
-            for k, v in s["knobs"].items():
-                if isinstance(v, (int, float)):
-                    values.setdefault(k, set()).add(v)
-    knobs = sorted(k for k, v in values.items() if len(v) > 1)  # knobs that vary among held-out settings
-    if not knobs:
-        return
-    fig, axes = plt.subplots(1, len(knobs), figsize=(4 * len(knobs), 3.6), squeeze=False, sharey=True)
-    for ax, k in zip(axes[0], knobs):
-        for r in rows:
-            pts = sorted((s["knobs"][k], s["esr"]) for s in r["per_setting"] if k in s["knobs"])
-            if len({p[0] for p in pts}) > 1:
-                ax.plot(*zip(*pts), "o-", ms=3, label=f"{r['experiment']} {r['conditioning']}{r['hidden']}")
-        ax.set_xlabel(k)
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("held-out ESR")
-    axes[0][0].legend(fontsize=6)
+        if r["curve"]:
+            ax.plot([c["minutes"] for c in r["curve"]], [c["heldout_esr"] for c in r["curve"]], "o-", ms=2.5, label=r["variant"])
+    ax.set_yscale("log")
+    ax.set_xlabel("minutes of training (wall time, incl. validation)")
+    ax.set_ylabel("held-out ESR")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(OUT / "accuracy_vs_knob.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--full", action="store_true", help="both experiments, all sizes and modes, 10 min each")
-    ap.add_argument("--minutes", type=float, default=None, help="budget per run (default 0.75, or 10 with --full)")
-    ap.add_argument("--experiments", nargs="+", choices=["gain_sweep", "full_amp"], help="instead of the preset grid")
-    ap.add_argument("--hidden", nargs="+", type=int, default=[8, 16, 32, 64])
-    ap.add_argument("--conditioning", nargs="+", choices=["concat", "film"], default=["concat", "film"])
+    ap.add_argument("--experiment", default="gain_sweep")
+    ap.add_argument("--minutes", type=float, default=5.0, help="wall budget per variant")
+    ap.add_argument("--variants", nargs="+", default=["base", "plateau", "noema", "noplain"],
+                    help="variants, each parts joined with + (see --list)")
+    ap.add_argument("--cpus", default=None, help="pin every run to these cores (taskset -c), e.g. 0")
+    ap.add_argument("--tag", default="", help="suffix of the output files")
+    ap.add_argument("--list", action="store_true")
     a = ap.parse_args(argv)
+    if a.list:
+        for k, v in PARTS.items():
+            print(f"{k:<12} {' '.join(v) or '(the experiment as configured)'}")
+        return {}
+    for v in a.variants:
+        overrides_of(v)
     from amptrain.cli import quiet_tensorflow
-
-    quiet_tensorflow()
-    minutes = a.minutes or (10.0 if a.full else 0.75)
-    if a.experiments:
-        grid = [(e, h, c) for e in a.experiments for c in a.conditioning for h in a.hidden]
-    elif a.full:
-        grid = [(e, h, c) for e in ("gain_sweep", "full_amp") for c in ("concat", "film") for h in (8, 16, 32, 64)]
-    else:
-        grid = [("gain_sweep", h, "concat") for h in (8, 16, 32)] + [("gain_sweep", 32, "film")]
-    OUT.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for e, h, c in grid:
-        print(f"training {e} {c} H{h} for {minutes:g} min ...", flush=True)
-        rows.append(run_one(e, h, c, minutes))
-    cols = ["experiment", "conditioning", "hidden", "parameters", "epochs", "samples_per_s", "heldout_esr",
-            "train_settings_esr", "low_db", "mid_db", "high_db"]
     from capture.cli import print_table
 
-    print(f"\nheld-out accuracy, {minutes:g} min per model")
+    quiet_tensorflow()
+    OUT.mkdir(parents=True, exist_ok=True)
+    out = OUT / f"accuracy-{a.experiment}{a.tag}.json"
+    rows = json.loads(out.read_text())["rows"] if out.exists() else []
+    rows = [r for r in rows if r["variant"] not in a.variants or r["minutes"] != a.minutes]
+    for name in a.variants:
+        t0 = time.perf_counter()
+        print(f"{a.experiment}: training variant {name} for {a.minutes:g} min ...", flush=True)
+        run = run_variant(a.experiment, name, overrides_of(name), a.minutes, OUT / "accuracy_runs", a.cpus)
+        row = {"experiment": a.experiment, "variant": name, "overrides": " ".join(overrides_of(name)), "minutes": a.minutes,
+               **measure(run), "wall_seconds": round(time.perf_counter() - t0, 1)}
+        rows.append(row)
+        out.write_text(json.dumps({"rows": rows}, indent=1))
+        print(f"  held-out ESR {row['heldout_esr']}  (val {row['val_esr']}, low {row['low_db']} dB)", flush=True)
+    cols = ["variant", "minutes", "epochs", "samples_per_s", "val_esr", "heldout_esr", "train_settings_esr", "gap",
+            "worst_x_mean", "low_db", "mid_db", "high_db"]
+    print(f"\n{a.experiment}: held-out ESR at equal wall time (test settings x test audio; chosen on validation)")
     print_table(rows, cols)
-    plots(rows)
-    report = {"minutes": minutes, "rows": rows}
-    (OUT / "accuracy.json").write_text(json.dumps(report, indent=1))
-    print(f"\nwritten to {OUT / 'accuracy.json'}, accuracy_vs_size.png, accuracy_vs_knob.png")
-    return report
+    plot(rows, OUT / f"accuracy-{a.experiment}{a.tag}.png", f"{a.experiment}: held-out ESR vs minutes")
+    print(f"\nwritten to {out} and {out.with_suffix('.png')}")
+    return {"rows": rows}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from amptrain.data import load_split, segments
+from amptrain.data import gather, load_split, segment_plan
 from capture.dataset import read_manifest
 from capture.errors import DatasetError
 from tests.conftest import SMALL, run_cli
@@ -29,15 +29,20 @@ def test_splits_use_their_settings_and_region(ds_dir):
     np.testing.assert_array_equal(te.y[0], full[a:b])
 
 
-def test_segments_aligned_and_shuffled(ds_dir):
+def test_segment_plan_aligned_and_shuffled(ds_dir):
     m = read_manifest(ds_dir)
     tr = load_split(ds_dir, m, "train", "train")
-    x, c, y = segments(tr, 4800)
+    which, starts = segment_plan(tr, 4800)
+    x, c, y = gather(tr, which, starts, 4800)
     n_per = len(tr.x) // 4800
     assert x.shape == (4 * n_per, 4800, 1) and y.shape == x.shape and c.shape == (4 * n_per, 8)
     np.testing.assert_array_equal(y[n_per, :, 0], tr.y[1, :4800])
+    np.testing.assert_array_equal(x[1, :, 0], tr.x[4800:9600])
     np.testing.assert_array_equal(c[n_per], tr.cond[1])
-    xs, cs, ys = segments(tr, 4800, np.random.default_rng(0))
-    assert sorted(map(float, ys.sum(axis=(1, 2)))) == pytest.approx(sorted(map(float, y.sum(axis=(1, 2)))))
+    ws, ss = segment_plan(tr, 4800, np.random.default_rng(0), offset=7)
+    xs, cs, ys = gather(tr, ws, ss, 4800)
+    grid = range(7, len(tr.x) - 4800 + 1, 4800)
+    assert sorted(zip(ws.tolist(), ss.tolist())) == [(k, g) for k in range(4) for g in grid]
+    np.testing.assert_array_equal(ys[0, :, 0], tr.y[ws[0], ss[0]:ss[0] + 4800])
     with pytest.raises(DatasetError, match="shorter than one segment"):
-        segments(tr, 10 ** 7)
+        segment_plan(tr, 10 ** 7)

@@ -140,3 +140,14 @@ def test_bad_conditioning_mode():
 
     with pytest.raises(ValueError, match="model.conditioning"):
         AmpNet(conditioning="attention", n_cond=2)
+
+
+def test_low_band_esr_sees_the_low_end_only():
+    """Half the 50 Hz component missing is a low-band ESR of 0.25 whatever the 5 kHz part does."""
+    import tensorflow as tf
+
+    t = np.arange(48000) / 48000
+    low, high = np.sin(2 * np.pi * 50 * t), np.sin(2 * np.pi * 5000 * t)
+    y = (low + high)[None]
+    assert float(losses.tf_low_esr(tf.constant(y), tf.constant((0.5 * low + high)[None]))) == pytest.approx(0.25, rel=1e-3)
+    assert float(losses.tf_low_esr(tf.constant(y), tf.constant(low[None]))) < 1e-6

@@ -27,26 +27,30 @@ def data(gains, n, seed):
     return x[..., None].astype(np.float32), np.array(gains, np.float32)[:, None], y[..., None]
 
 
-def test_update_windows_carry_state(monkeypatch):
-    """The state handed to each window is the one the previous window ended with."""
+@pytest.mark.parametrize("one_call", [True, False])
+def test_update_windows_carry_state(one_call):
+    """Each window starts from the state the previous one ended with (after the warm-up): with lr 0 the
+    batch's loss is the mean of the windows' losses of one sequential run. Both the one-call path (one
+    device) and the per-window path (several replicas) do this."""
     import keras
+    import tensorflow as tf
 
     m = AmpNet(hidden_size=4, n_cond=1).build_weights()
-    t = TBPTT(m, keras.optimizers.SGD(0.0), make_loss("none"), warmup=50, window=100)
-    seen = []
-    orig = t._update
-
-    def spy(x, c, y, h, s, w):
-        seen.append(np.asarray(h).copy())
-        return orig(x, c, y, h, s, w)
-
-    t._update = spy
+    loss_fn = make_loss("none")
+    t = TBPTT(m, keras.optimizers.SGD(0.0), loss_fn, warmup=50, window=100)
+    if not one_call:
+        t._whole = None
     x, c, y = data([0.5], 450, 0)
-    t.batch(x, c, y)
-    assert len(seen) == 4 and np.abs(seen[0]).sum() > 0  # warm-up moved the state off zero
-    # with lr 0 the weights never change, so the carried state equals a sequential run's
-    _, h_ref, _ = m((x[:, :150], np.repeat(c[:, None], 150, 1), *m.zero_state(1)))
-    np.testing.assert_allclose(seen[1], np.asarray(h_ref), atol=1e-5)
+    got = t.batch(x, c, y)
+    p, _, _ = m((x, np.repeat(c[:, None], 450, 1), *m.zero_state(1)), training=True)
+    p = np.asarray(p)
+    want = [float(loss_fn(tf.constant(y[:, a:a + 100, 0]), tf.constant(p[:, a:a + 100, 0]), tf.ones(1)))
+            for a in range(50, 450, 100)]
+    assert got == pytest.approx(np.mean(want), rel=1e-5)
+    fresh = [float(loss_fn(tf.constant(y[:, a:a + 100, 0]), m((x[:, a:a + 100], np.repeat(c[:, None], 100, 1),
+                                                                *m.zero_state(1)))[0][..., 0], tf.ones(1)))
+             for a in range(50, 450, 100)]
+    assert abs(np.mean(fresh) - np.mean(want)) > 1e-4  # a zero state per window would be another loss
 
 
 @pytest.mark.slow

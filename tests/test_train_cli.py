@@ -161,7 +161,7 @@ def test_builtin_dataset_is_captured_then_a_complete_run_written(tmp_path):
 
 
 # timings: they differ between any two runs; everything else of a resumed run must be bit-equal
-TIMING_KEYS = {"seconds", "val_seconds", "samples_per_s", "train_seconds"}
+TIMING_KEYS = {"seconds", "val_seconds", "samples_per_s", "train_seconds", "elapsed_seconds", "minutes", "wall_minutes"}
 
 
 def _untimed(obj):

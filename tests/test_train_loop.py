@@ -1,0 +1,101 @@
+"""The training loop's own rules: the cosine schedule ends at the budget, the weights' moving average,
+the warning when validation rises while the loss falls, and a wall budget that stops at the next batch
+(checkpointed there) from which an extended run continues to the uninterrupted result."""
+import json
+
+import numpy as np
+import pytest
+
+from amptrain.train import EMA, rising_warning, scheduled_lr
+from tests.conftest import SMALL, run_cli
+
+
+def test_cosine_schedule_warms_up_then_ends_at_min_lr():
+    t = {"learning_rate": 0.01, "min_lr": 1e-5, "lr_warmup": 0.1}
+    assert scheduled_lr(t, 0.0) == pytest.approx(1e-4)          # 1 % of the peak at the start
+    assert scheduled_lr(t, 0.05) == pytest.approx(0.005)        # half-way up the ramp
+    assert scheduled_lr(t, 0.1) == pytest.approx(0.01)          # the peak where the warm-up ends
+    assert scheduled_lr(t, 0.55) == pytest.approx((0.01 + 1e-5) / 2)
+    assert scheduled_lr(t, 1.0) == pytest.approx(1e-5) == scheduled_lr(t, 1.7)
+    lrs = [scheduled_lr(t, p) for p in np.linspace(0.1, 1, 50)]
+    assert all(b <= a for a, b in zip(lrs, lrs[1:]))
+
+
+def test_ema_averages_weights():
+    import keras
+
+    m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    m.weights[0].assign([[0.0]])
+    e = EMA(0.5, None)
+    e.update(m, 0)                        # the first update starts the average at the weights
+    m.weights[0].assign([[1.0]])
+    for n in range(1, 40):
+        e.update(m, n)
+    assert float(e.avg[0][0, 0]) == pytest.approx(1.0, abs=1e-6)  # decay 0.5: converged
+    m.weights[0].assign([[3.0]])
+    e.update(m, 40)
+    held = e.swap(m)
+    assert float(np.asarray(m.weights[0])[0, 0]) == pytest.approx(2.0) and float(held[0][0, 0]) == 3.0
+
+
+def test_rising_validation_warning():
+    rows = lambda val, loss: [{"val_esr": v, "train_loss": l} for v, l in zip(val, loss)]
+    w = rising_warning(rows([0.3, 0.28, 0.50, 0.55, 1.73], [0.5, 0.4, 0.3, 0.25, 0.2]))
+    assert w and "0.28, 0.5, 0.55, 1.73" in w and "more settings" in w
+    assert rising_warning(rows([0.3, 0.28, 0.50, 0.45, 1.73], [0.5, 0.4, 0.3, 0.25, 0.2])) is None  # not 3 in a row
+    assert rising_warning(rows([0.3, 0.4, 0.5, 0.6], [0.3, 0.4, 0.5, 0.6])) is None  # both rise: diverging, not this
+    assert rising_warning(rows([0.3, 0.4, 0.5], [0.5, 0.4, 0.3])) is None
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "small"
+    p = run_cli("capture", "sweep", *SMALL, f"out={out}")
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_budget_stops_mid_epoch_and_an_extended_run_continues_there(dataset, tmp_path):
+    """An epoch of 8 batches; a budget that runs out after the first batch stops there (not at the
+    epoch's end), validated and checkpointed; resumed with a larger budget, the run ends with the weights
+    of a run that was never stopped."""
+    from amptrain import checkpoint  # noqa: F401 - numpy-only reader below
+
+    common = ["trainer=quick", "trainer.progress=false", "model=lstm8", "trainer.batch_size=2", "trainer.max_epochs=2",
+              "trainer.renders=0", "dataset=path", f"dataset.path={dataset}"]
+    whole = run_cli("amptrain", *common, f"run_dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-1500:]
+    cut = run_cli("amptrain", *common, "trainer.max_minutes=0.0001", f"run_dir={tmp_path / 'cut'}")
+    assert cut.returncode == 0, cut.stderr[-1500:]
+    state = checkpoint.read_state(tmp_path / "cut" / "checkpoints" / "last.npz")
+    assert state["epoch"] == 0 and state["batch"] == 1 and state["stop_reason"].startswith("max_minutes")
+    assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["training"]["stop_reason"].startswith("max_minutes")
+    more = run_cli("amptrain", *common, "trainer.max_minutes=60", "trainer.resume=true", f"run_dir={tmp_path / 'cut'}")
+    assert more.returncode == 0, more.stderr[-1500:]
+    assert "continuing" in more.stdout + more.stderr
+    with np.load(tmp_path / "whole" / "checkpoints" / "last.npz") as a, np.load(tmp_path / "cut" / "checkpoints" / "last.npz") as b:
+        keys = [k for k in a.files if k.startswith(("model/", "opt/"))]
+        assert keys and all(np.array_equal(a[k], b[k]) for k in keys)
+
+
+def test_retracing_notice_is_dropped_other_warnings_kept():
+    """Rendering compiles per input shape on purpose; TensorFlow's retracing notice would end every run."""
+    import logging
+
+    from amptrain.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    seen = []
+    h = logging.Handler()
+    h.emit = lambda r: seen.append(r.getMessage())
+    log = tf.get_logger()
+    log.addHandler(h)
+    try:
+        log.warning("5 out of the last 30 calls to <function f> triggered tf.function retracing. Tracing is expensive")
+        log.warning("something else")
+    finally:
+        log.removeHandler(h)
+    assert seen == ["something else"]
