@@ -3,6 +3,7 @@ Hydra override of conf/train.yaml, e.g. +experiment=gain_sweep); `sample`, `expo
 trained model (amptrain/sample.py)."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -36,6 +37,7 @@ def quiet_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) sent to /dev/null."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
+        _filter_retracing()
         return
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -49,6 +51,24 @@ def quiet_tensorflow() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    _filter_retracing()
+
+
+def _filter_retracing() -> None:
+    import tensorflow as tf
+
+    log = tf.get_logger()
+    if not any(isinstance(f, _NoRetracingNotice) for f in log.filters):
+        log.addFilter(_NoRetracingNotice())
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" notice: rendering compiles one XLA function
+    per input shape on purpose (validation, test and renders have different shapes), so the notice
+    at the end of every run would only alarm users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def cmd_train(args) -> int:

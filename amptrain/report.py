@@ -66,7 +66,9 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
         },
         "training": {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "stop_reason": state["stop_reason"],
                      "train_seconds": round(seconds, 1), "samples_per_s": round(samples / seconds, 1) if seconds else None,
-                     "parameters": int(model.count_params())},
+                     "parameters": int(model.count_params()),
+                     "wall_minutes": round(state.get("elapsed_seconds", seconds) / 60, 2),
+                     "warnings": list(state.get("warnings", []))},
         **metrics,
     }
     write_json(run / "metrics.json", out)
@@ -95,6 +97,8 @@ def print_summary(out: dict, head_key: str, names: list[str], log) -> None:
     tr = out["training"]
     log(f"\n{out['name']}: {tr['epochs']} epochs (best {tr['best_epoch']}), {tr['train_seconds']:.0f} s training, "
         f"{(tr['samples_per_s'] or 0) / 1e3:.0f}k samples/s, {tr['parameters']} parameters")
+    for w in tr.get("warnings", []):
+        log(f"warning: {w}")
     log(f"{'set':<16}{'settings':>9}{'ESR':>9}{'ESR pre':>9}{'DC':>10}{'low dB':>8}{'mid dB':>8}{'high dB':>8}")
     for key in ("heldout", "train_settings", "validation"):
         m = out[key]

@@ -7,6 +7,7 @@ Run directory (`outputs/runs/<name>/<timestamp>/`):
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ RUN_VERSION = 1
 RESUMABLE_CHANGES = {"trainer.resume", "trainer.progress", "trainer.max_epochs", "trainer.max_minutes",
                      "trainer.patience", "run_dir", "runs_dir",
                      # how many workers compute it (the maths is the same global batch either way)
-                     "trainer.strategy", "trainer.cluster_timeout"}
+                     "trainer.strategy", "trainer.cluster_timeout",
+                     # how many cores run the fused LSTM's row blocks (the same maths, summed in another order)
+                     "trainer.lstm_splits", "trainer.fused_lstm", "trainer.keep_epochs"}
 
 
 def capture_command(d: dict) -> str:
@@ -137,6 +140,11 @@ def check_resume(run: Path, cfg: dict, manifest: dict, knobs: list[dict]) -> Non
                           "start a new run instead of trainer.resume=true")
     if old_cfg["dataset"]["config_sha256"] != manifest["config_sha256"]:
         raise DatasetError(f"{run} was trained on another capture than {old_cfg['dataset']['path']} holds now; start a new run")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity, e.g. under taskset or a batch scheduler)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def make_strategy(name: str):
@@ -382,16 +390,19 @@ def _train(cfg: dict, log, config_dir: str | None, strategy, cluster: dict | Non
                          conditioning=cfg["model"]["conditioning"], film_units=cfg["model"]["film_units"],
                          skip=cfg["model"]["skip"], knobs=knobs, sample_rate=sr, fixed_knobs=fixed).build_weights()
         optimizer = keras.optimizers.Adam(t["learning_rate"], clipnorm=t["clipnorm"])
-    loss = make_loss(cfg["loss"]["pre_emphasis"], cfg["loss"]["esr_weight"], cfg["loss"]["dc_weight"], cfg["loss"]["stft_weight"])
+    model.fused_splits = (t["lstm_splits"] or usable_cores()) if t["fused_lstm"] else 0
+    lc = cfg["loss"]
+    loss = make_loss(lc["pre_emphasis"], lc["esr_weight"], lc["dc_weight"], lc["stft_weight"], lc["plain_weight"],
+                     lc["low_weight"], lc["low_pool"])
     tbptt = TBPTT(model, optimizer, loss, t["warmup"], t["window"], strategy=strategy)
     from .train import fit, new_state
 
     state = new_state(t["learning_rate"])
     if resuming and chief:
-        state = checkpoint.load(ckpt_dir / "last.npz", model, optimizer)
+        state = {**new_state(t["learning_rate"]), **checkpoint.load(ckpt_dir / "last.npz", model, optimizer)}
         # training length may be extended on resume
         if state["done"] and state["stop_reason"].startswith(("max_epochs", "max_minutes")) and state["epoch"] < t["max_epochs"] \
-                and not (t["max_minutes"] and state["train_seconds"] / 60 >= t["max_minutes"]):
+                and not (t["max_minutes"] and state["elapsed_seconds"] / 60 >= t["max_minutes"]):
             state.update(done=False, stop_reason=None)
     if multi and resuming:  # the chief's checkpoint to every worker: no worker reads the run directory
         state = _broadcast_json(strategy, state if chief else None)
