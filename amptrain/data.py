@@ -50,10 +50,14 @@ def load_split(root: Path, manifest: dict, setting_split: str, audio_region: str
     return SplitData(di[a:b].astype(np.float32), ys, cond, settings)
 
 
+ENERGY_FLOOR = 0.01  # of the median setting's energy: a near-silent setting weighs at most 100x the median one
+
+
 def setting_weights(data: SplitData) -> np.ndarray:
-    """Per-setting loss weights 1/energy (mean 1): every setting counts alike, however loud."""
+    """Per-setting loss weights 1/energy (mean 1): every setting counts alike, however loud; energies
+    are floored at ENERGY_FLOOR x the median, so a near-silent setting (master at 0) cannot take over."""
     e = np.mean(np.square(data.y, dtype=np.float64), axis=1) + 1e-12
-    w = 1.0 / e
+    w = 1.0 / np.maximum(e, ENERGY_FLOOR * np.median(e))
     return (w / w.mean()).astype(np.float32)
 
 

@@ -1,7 +1,7 @@
 """Run every benchmark and print the headline figures against their targets.
 
     python -m benchmarks           # small sizes: a few minutes on 2 cores
-    python -m benchmarks --full    # full sizes (hours: accuracy trains 16 models for 10 minutes each)
+    python -m benchmarks --full    # full sizes (about an hour: gain_sweep for 10 minutes, full_amp for 30)
 
 Each benchmark is its own script (capture, render, train_vs_nam, accuracy; train_step separately),
 run here one after another in fresh processes; their tables are printed as they finish and their JSON
@@ -24,14 +24,16 @@ SMALL = {
     "capture": ["--settings", "4", "--seconds", "10"],
     "render": ["--seconds", "10", "--hidden", "16", "32", "--repeats", "1"],
     "train_vs_nam": ["--minutes", "1", "--hidden", "16"],
-    "accuracy": [],
+    "accuracy": ["--minutes", "1", "--variants", "base"],
 }
 FULL = {
     "capture": [],
     "render": [],
     "train_vs_nam": ["--minutes", "10", "--hidden", "32"],
-    "accuracy": ["--full"],
+    "accuracy": ["--minutes", "10", "--variants", "base"],
+    "accuracy_full_amp": ["--experiment", "full_amp", "--minutes", "30", "--variants", "base"],
 }
+SCRIPT = {"accuracy_full_amp": "accuracy"}  # the same script with other arguments
 
 
 def load(name: str) -> dict | None:
@@ -46,22 +48,21 @@ def headline() -> list[dict]:
     if tvn:
         ours, nam = tvn["rows"][0], tvn["rows"][1]
         rows.append({"figure": f"training throughput, H{tvn['hidden']} (samples/s)", "ours": ours["samples_per_s"],
-                     "reference": f"NAM {nam['samples_per_s']}", "target": ">= NAM",
-                     "met": ours["samples_per_s"] >= nam["samples_per_s"]})
+                     "reference": f"NAM {nam['samples_per_s']}", "target": ">= 2x NAM",
+                     "met": ours["samples_per_s"] >= 2 * nam["samples_per_s"]})
         rows.append({"figure": f"snapshot test ESR after {tvn['minutes']:g} min each", "ours": ours["test_esr"],
                      "reference": f"NAM {nam['test_esr']}", "target": "<= NAM", "met": ours["test_esr"] <= nam["test_esr"]})
         if len(tvn["rows"]) > 2:
             rows.append({"figure": "conditioned gain_sweep model at that setting (ESR)", "ours": tvn["rows"][2]["test_esr"],
                          "reference": f"our snapshot {ours['test_esr']}", "target": "(price of conditioning)", "met": "-"})
-    acc = load("accuracy")
-    if acc:
-        for exp, target in (("gain_sweep", 0.01), ("full_amp", 0.03)):
-            rs = [r for r in acc["rows"] if r["experiment"] == exp]
-            if rs:
-                best = min(rs, key=lambda r: r["heldout_esr"])
-                rows.append({"figure": f"held-out ESR {exp} ({acc['minutes']:g} min/model)", "ours": best["heldout_esr"],
-                             "reference": f"best of {len(rs)}: {best['conditioning']} H{best['hidden']}",
-                             "target": f"<= {target}", "met": best["heldout_esr"] <= target})
+    for exp, target in (("gain_sweep", 0.01), ("full_amp", 0.03)):
+        acc = load(f"accuracy-{exp}")
+        base = [r for r in (acc or {}).get("rows", []) if r["variant"] == "base"]
+        if base:  # the defaults as configured: never the best of several runs picked on the test numbers
+            r = max(base, key=lambda r: r["minutes"])
+            rows.append({"figure": f"held-out ESR {exp} ({r['minutes']:g} min)", "ours": r["heldout_esr"],
+                         "reference": f"train settings {r['train_settings_esr']}, worst {r['worst_x_mean']}x mean",
+                         "target": f"<= {target}", "met": r["heldout_esr"] <= target})
     ren = load("render")
     if ren:
         chunked = [r for r in ren["speed"] if r["mode"] == "chunked"]
@@ -82,15 +83,16 @@ def headline() -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
-    ap.add_argument("--only", nargs="+", choices=list(SMALL), help="run only these")
+    ap.add_argument("--only", nargs="+", choices=list(FULL), help="run only these")
     a = ap.parse_args()
     args = FULL if a.full else SMALL
     OUT.mkdir(parents=True, exist_ok=True)
     times = {}
-    for name in a.only or list(args):
+    for name in [n for n in a.only or list(args) if n in args]:
         print(f"\n=== python -m benchmarks.{name} {' '.join(args[name])}", flush=True)
         t = time.perf_counter()
-        p = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args[name]], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        script = SCRIPT.get(name, name)
+        p = subprocess.run([sys.executable, "-m", f"benchmarks.{script}", *args[name]], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         times[name] = round(time.perf_counter() - t, 1)
         if p.returncode:
             print(f"error: benchmarks.{name} exited with {p.returncode}", file=sys.stderr)

@@ -46,3 +46,15 @@ def test_segment_plan_aligned_and_shuffled(ds_dir):
     np.testing.assert_array_equal(ys[0, :, 0], tr.y[ws[0], ss[0]:ss[0] + 4800])
     with pytest.raises(DatasetError, match="shorter than one segment"):
         segment_plan(tr, 10 ** 7)
+
+
+def test_setting_weights_balance_loudness_with_a_floor():
+    from amptrain.data import SplitData, setting_weights
+
+    rng = np.random.default_rng(0)
+    y = np.stack([a * rng.standard_normal(4800) for a in (1.0, 0.5, 0.25, 1e-5)]).astype(np.float32)
+    w = setting_weights(SplitData(y[0], y, np.zeros((4, 0), np.float32), [{}] * 4))
+    assert w.mean() == pytest.approx(1.0, rel=1e-5)
+    assert w[1] / w[0] == pytest.approx(4.0, rel=0.05) and w[2] / w[0] == pytest.approx(16.0, rel=0.05)
+    median = np.median([1.0, 0.25, 0.0625, 1e-10])
+    assert w[3] / w[0] == pytest.approx(1.0 / (0.01 * median), rel=0.05)  # floored, not 1e10
