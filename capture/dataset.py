@@ -117,6 +117,13 @@ def lock_dir(path: Path, busy: str) -> Path:
             holder = _holder(fd)
             os.close(fd)
             raise DatasetError(busy.format(holder=holder)) from None
+        except OSError as e:  # a file system without locks (some cluster mounts): run unlocked, as before
+            import errno
+
+            os.close(fd)
+            if e.errno in (errno.ENOLCK, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                return f
+            raise OSError(e.errno, e.strerror, str(f)) from None
         try:  # its last holder may have removed the file between our open and flock: lock the new one
             if os.stat(f).st_ino == os.fstat(fd).st_ino:
                 break
