@@ -109,11 +109,12 @@ def summary_section(metrics: dict, info: dict, amp, manifest: dict, head: str) -
     cfg = info["config"]
     t = cfg["trainer"]
     cls, words = verdict(m.get("esr", 1.0))
+    err_db = 10 * np.log10(max(m.get("esr", 1.0), 1e-12))
     what = "held-out settings x unseen test audio" if head == "heldout" else "training settings x unseen test audio (no held-out settings in this dataset)"
     cards = (f'<div class="card"><div class="lab">ESR, {esc(what)}</div><div class="big {cls}">{_fmt(m.get("esr"))}</div>'
              f'<div class="{cls}">{esc(words)}</div></div>'
              f'<div class="card"><div class="lab">error level (10&middot;log<sub>10</sub> ESR)</div>'
-             f'<div class="big">{10 * np.log10(max(m.get("esr", 1.0), 1e-12)):.1f} dB</div><div class="lab">below the plugin\'s output</div></div>'
+             f'<div class="big">{abs(err_db):.1f} dB</div><div class="lab">{"below" if err_db < 0 else "above"} the plugin\'s output</div></div>'
              f'<div class="card"><div class="lab">band level error: &lt;250 Hz / 250 Hz-2 kHz / &gt;2 kHz</div>'
              f'<div class="big" style="font-size:20px">{_bands(m["bands_db"]) if m else "-"}</div><div class="lab">model minus plugin; 0 is exact</div></div>')
     knob_rows = "<br>".join(esc(f"{k.name}: " + (" | ".join(map(str, k.choices)) if k.discrete else f"{k.min:g}..{k.max:g} {k.unit}".rstrip())
@@ -147,6 +148,7 @@ def explain_section(metrics: dict, head: str) -> str:
     m = metrics[head] or {"esr": float("nan"), "bands_db": {"low": 0, "mid": 0, "high": 0}}
     e = m["esr"]
     pct = 100 * e
+    err_db = 10 * np.log10(max(e, 1e-12)) if e == e else 0.0
     b = m["bands_db"]
     worst = max(b, key=lambda k: abs(b[k]))
     names = {"low": "lows, below 250 Hz (the thump of palm mutes, the cabinet's low end)",
@@ -156,7 +158,7 @@ def explain_section(metrics: dict, head: str) -> str:
 <p><b>ESR</b> (error-to-signal ratio) compares the model's output with the plugin's, sample by sample, over
 audio the model never heard: the energy of the difference divided by the energy of the plugin's output.
 0 would be identical; 1 is as wrong as playing silence. This model's {e:.4f} means the difference carries
-{pct:.1f}% of the signal's energy: it sits {-10 * np.log10(max(e, 1e-12)):.0f} dB below the sound itself. Press
+{pct:.1f}% of the signal's energy: it sits {abs(err_db):.0f} dB {'below' if err_db < 0 else 'above'} the sound itself. Press
 <i>difference</i> in a player below to hear exactly that error, at its real level.</p>
 <p>A rough guide for the ear: below 0.01 most people cannot pick the model in a blind A/B; 0.01 to 0.05 is
 the same amp with small differences you hear when switching; above 0.1 it is clearly another sound.

@@ -146,6 +146,18 @@ def test_ab_settings_spread_over_esr():
     assert pick_settings(rows[:3], 8) == rows[:3]
 
 
+@pytest.mark.parametrize("esr, words", [(0.01, "1.0% of the signal's energy: it sits 20 dB below"),
+                                        (4.0, "400.0% of the signal's energy: it sits 6 dB above")])
+def test_the_explanation_reads_the_runs_numbers(esr, words):
+    from amptrain.report_html import explain_section
+
+    m = {"heldout": {"esr": esr, "bands_db": {"low": -3.0, "mid": 0.2, "high": 1.0}}}
+    text = " ".join(explain_section(m, "heldout").split())
+    assert words in text
+    assert "lows -3.0 dB, mids +0.2 dB, highs +1.0 dB" in text and "the largest is in the lows" in text
+    assert "the model is quieter there" in text
+
+
 def test_knob_grid_covers_the_range_and_every_choice():
     from amptrain.report_html import knob_grid
     from capture.knobs import Knob
