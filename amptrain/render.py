@@ -35,7 +35,8 @@ def settle(model, cond: np.ndarray, max_samples: int = SETTLE_MAX, tol: float = 
     from the zero state block by block until no state value moves by more than tol over a block."""
     import tensorflow as tf
 
-    cond = np.asarray(cond, np.float32).reshape(-1, model.n_cond)
+    cond = np.asarray(cond, np.float32)
+    cond = cond.reshape(1 if cond.ndim < 2 else cond.shape[0], model.n_cond)  # (C,) is one row; C may be 0
     S = cond.shape[0]
     h, c = model.zero_state(S)
     x = tf.zeros((S, SETTLE_BLOCK, 1), tf.float32)

@@ -387,3 +387,20 @@ def test_sample_bad_inputs_are_one_line_and_write_nothing(run_dir, tmp_path, cap
     assert code != 0
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_knobless_model_renders_prewarmed():
+    """A snapshot model (no knob inputs, n_cond 0) settles and renders in every mode."""
+    from amptrain.model import AmpNet
+    from amptrain.render import Stream, render_chunked, render_sequential, settle
+
+    m = AmpNet(hidden_size=4, n_cond=0).build_weights()
+    x = (0.2 * np.random.default_rng(0).standard_normal(3000)).astype(np.float32)
+    none = np.zeros((0,), np.float32)
+    h, c = settle(m, np.zeros((2, 0), np.float32))
+    assert tuple(h.shape) == (2, 4)
+    a = render_sequential(m, x, none)
+    b = render_chunked(m, x[None], np.zeros((1, 0), np.float32), chunk=1000, overlap=500)[0]
+    s = Stream(m).process(x, none)
+    assert a.shape == b.shape == s.shape == (3000,)
+    np.testing.assert_allclose(a, s, atol=1e-6)
