@@ -20,9 +20,9 @@ RUN is a run directory (or its model.keras). A knob value is a number or choice 
 automation as seconds:value pairs (knobs.gain=0:2,4.5:9), or a list that renders one file per value
 plus a plot (knobs.gain=[2,5,8]).
 
-experiments (+experiment=NAME): gain_sweep, full_amp, static, nolly_gain_sweep, nolly_full, refamp_gain_sweep
-groups: dataset=builtin|nolly|refamp|path  model=lstm8|lstm16|lstm32|lstm64|film32  loss=esr_dc|esr_dc_stft
-        trainer=default|quick
+experiments (+experiment=NAME): {experiment}
+groups: dataset={dataset}  model={model}  loss={loss}
+        trainer={trainer}
 examples:
   python -m amptrain +experiment=gain_sweep
   python -m amptrain +experiment=full_amp model=lstm64 trainer.max_minutes=30
@@ -31,6 +31,15 @@ examples:
   python -m amptrain sample run=outputs/runs/gain_sweep input=di.wav output=out.wav knobs.gain=7.3
   python -m amptrain export run=outputs/runs/gain_sweep format=nam knobs.gain=6
 """
+
+
+def usage() -> str:
+    """USAGE with the experiments and group options found in conf/ (never a list kept by hand)."""
+    from capture.config import find_conf_dir
+
+    conf = find_conf_dir()
+    names = {g: sorted(p.stem for p in (conf / g).glob("*.yaml")) for g in ("experiment", "dataset", "model", "loss", "trainer")}
+    return USAGE.format(experiment=", ".join(names.pop("experiment")), **{g: "|".join(v) for g, v in names.items()})
 
 
 def quiet_tensorflow() -> None:
@@ -89,7 +98,7 @@ def _model_command(name: str):
         from . import sample
 
         if any(a in ("-h", "--help") for a in args):
-            print(USAGE)
+            print(usage())
             return 0
         return getattr(sample, f"cmd_{name}")(args, log=lambda m: print(m, file=sys.stderr))
     return run
@@ -99,7 +108,7 @@ def _report_command(args):
     from .report_html import cmd_report
 
     if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
+        print(usage())
         return 0
     return cmd_report(args, log=lambda m: print(m, file=sys.stderr))
 
@@ -107,7 +116,7 @@ def _report_command(args):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage())
         return 0
     if argv and argv[0] in ("sample", "export", "knobs"):
         return guarded(_model_command(argv[0]), argv[1:], "interrupted: nothing was written")

@@ -15,7 +15,7 @@ import pytest
 from capture.config import compose, to_dict, validate
 from tests.conftest import ROOT, SMALL, error_lines, run_cli
 
-EXPERIMENTS = ["gain_sweep", "full_amp", "static", "nolly_gain_sweep", "nolly_full", "refamp_gain_sweep"]
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))  # every one there is
 QUICK = ["trainer=quick", "trainer.progress=false", "model=lstm8"]
 
 
