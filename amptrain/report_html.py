@@ -301,15 +301,7 @@ def write_run_report(run: Path, net=None, log=None, dataset: str | None = None, 
     metrics, info, root, manifest = load_run(run, dataset)
     amp = AmpModel(net, run / "model.keras") if net is not None else AmpModel.load(run)
     files = ReportFiles(run)
-    try:
-        html, _ = build(run, amp, metrics, info, root, manifest, files, grid, log)
-        out = files.commit(html)
-    except BaseException:
-        files.abandon()
-        raise
-    if log:
-        log(f"report: {out} ({(out.stat().st_size + files.total) / 1e6:.1f} MB with its audio)")
-    return out
+    return files.publish(lambda: build(run, amp, metrics, info, root, manifest, files, grid, log)[0], log)
 
 
 def cmd_report(args: list[str], log) -> int:

@@ -208,19 +208,15 @@ def write_dataset_report(root: Path, log=None, check: bool = True) -> Path:
     problems = ds.verify(root) if check else []
     problems = [p for p in problems if not p.startswith("manifest: capture is not complete") and "not captured (status" not in p]
     files = ReportFiles(root)
-    try:
+
+    def make_html() -> str:
         data: dict = {"kind": "ampcap-dataset-report", "settings": len(m["settings"])}
         body = (summary_section(m, problems) + problems_section(m, problems) + design_section(m)
                 + level_section(m) + listen_section(root, m, files, data))
         sub = (f"{esc(root)} &middot; {esc(m['plugin'].get('name'))} &middot; {len(m['settings'])} settings &middot; "
                f"report written {time.strftime('%Y-%m-%d %H:%M')}")
-        html = page(f"Capture report: {m['plugin'].get('name')} / {m['sweep'].get('name')}", sub,
+        return page(f"Capture report: {m['plugin'].get('name')} / {m['sweep'].get('name')}", sub,
                     [("summary", "Summary"), ("problems", "Warnings"), ("design", "Design"), ("levels", "Levels"),
                      ("listen", "Listen")], body, data)
-        out = files.commit(html)
-    except BaseException:
-        files.abandon()
-        raise
-    if log:
-        log(f"report: {out} ({(out.stat().st_size + files.total) / 1e6:.1f} MB with its audio)")
-    return out
+
+    return files.publish(make_html, log)

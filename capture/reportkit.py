@@ -329,6 +329,18 @@ class ReportFiles:
     def abandon(self) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)
 
+    def publish(self, make_html, log=None) -> Path:
+        """Build the page with `make_html()` (which stages its files here), then commit it; on any
+        failure the staged files go and the old report stays. Logs the page and its size."""
+        try:
+            out = self.commit(make_html())
+        except BaseException:
+            self.abandon()
+            raise
+        if log:
+            log(f"report: {out} ({(out.stat().st_size + self.total) / 1e6:.1f} MB with its audio)")
+        return out
+
 
 CSS = """
 :root{--fg:#1d2330;--mut:#5b6474;--bg:#f6f7f9;--card:#fff;--line:#dde1e7;--a:#2f6db5;--b:#e0731e;--d:#7a7f8a}

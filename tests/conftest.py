@@ -23,6 +23,15 @@ def error_lines(proc) -> list[str]:
     return [l for l in proc.stderr.splitlines() if l.strip() and "%|" not in l]
 
 
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    """A small capture (SMALL) for the training tests of one module."""
+    out = tmp_path_factory.mktemp("ds") / "small"
+    p = run_cli("capture", "sweep", *SMALL, f"out={out}")
+    assert p.returncode == 0, p.stderr
+    return out
+
+
 @pytest.fixture
 def capture_cli():
     return lambda *a, **k: run_cli("capture", *a, **k)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from capture.config import compose, to_dict, validate
-from tests.conftest import ROOT, SMALL, error_lines, run_cli
+from tests.conftest import ROOT, error_lines, run_cli
 
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))  # every one there is
 QUICK = ["trainer=quick", "trainer.progress=false", "model=lstm8"]
@@ -21,14 +21,6 @@ QUICK = ["trainer=quick", "trainer.progress=false", "model=lstm8"]
 
 def train(*args, **kw):
     return run_cli("amptrain", *QUICK, *args, **kw)
-
-
-@pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ds") / "small"
-    p = run_cli("capture", "sweep", *SMALL, f"out={out}")
-    assert p.returncode == 0, p.stderr
-    return out
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

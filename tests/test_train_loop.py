@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from amptrain.train import EMA, rising_warning, scheduled_lr
-from tests.conftest import SMALL, run_cli
+from tests.conftest import run_cli
 
 
 def test_cosine_schedule_warms_up_then_ends_at_min_lr():
@@ -47,23 +47,15 @@ def test_rising_validation_warning():
     assert rising_warning(rows([0.3, 0.4, 0.5], [0.5, 0.4, 0.3])) is None
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ds") / "small"
-    p = run_cli("capture", "sweep", *SMALL, f"out={out}")
-    assert p.returncode == 0, p.stderr
-    return out
-
-
 @pytest.mark.slow
-def test_budget_stops_mid_epoch_and_an_extended_run_continues_there(dataset, tmp_path):
+def test_budget_stops_mid_epoch_and_an_extended_run_continues_there(small_dataset, tmp_path):
     """An epoch of 8 batches; a budget that runs out after the first batch stops there (not at the
     epoch's end), validated and checkpointed; resumed with a larger budget, the run ends with the weights
     of a run that was never stopped."""
     from amptrain import checkpoint  # noqa: F401 - numpy-only reader below
 
     common = ["trainer=quick", "trainer.progress=false", "model=lstm8", "trainer.batch_size=2", "trainer.max_epochs=2",
-              "trainer.renders=0", "dataset=path", f"dataset.path={dataset}"]
+              "trainer.renders=0", "dataset=path", f"dataset.path={small_dataset}"]
     whole = run_cli("amptrain", *common, f"run_dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-1500:]
     cut = run_cli("amptrain", *common, "trainer.max_minutes=0.0001", f"run_dir={tmp_path / 'cut'}")
