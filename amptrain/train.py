@@ -105,8 +105,9 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
     the same decisions (learning rate, early stopping, budget) and stop after the same batch."""
     from tqdm import tqdm
 
-    ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] and t["ema"] else None) \
-        if t["ema"] else None
+    ema = None  # the chief alone validates and saves, so only it keeps the average (a worker has no run directory)
+    if t["ema"] and chief:
+        ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] else None)
     weights = setting_weights(train) if balance else None
     B, L = t["batch_size"], t["segment"]
     while not state["done"]:
