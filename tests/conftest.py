@@ -1,4 +1,9 @@
+"""Shared test helpers: run a command as a user would (`run_cli`, a subprocess) or in this process
+(`run_main`, the same entry point with argv, stdout/stderr and the exit code captured), and the
+session's shared inputs: one small dataset, one tiny model, one trained run. Fixtures of session scope
+are made once per test process (each xdist worker makes its own); tests that change them work on a copy."""
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +28,64 @@ def error_lines(proc) -> list[str]:
     return [l for l in proc.stderr.splitlines() if l.strip() and "%|" not in l]
 
 
-@pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory):
-    """A small capture (SMALL) for the training tests of one module."""
+@pytest.fixture
+def run_main(capfd, monkeypatch):
+    """`run_main(module, *args, cwd=..., env=...)`: `python -m <module> args` run in this process, the way
+    the interpreter runs it (the package's __main__ with sys.argv), its stdout and stderr captured at the
+    file descriptors (plugin processes included); returns a CompletedProcess like `run_cli`. No new
+    interpreter, no imports again: for the many rows of the bad-input tests. A few tests keep `run_cli`
+    for the real entry points (exit status, one line, no traceback from a fresh interpreter)."""
+
+    def run(module: str, *args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+        argv = [str(a) for a in args]
+        with monkeypatch.context() as m:
+            m.chdir(cwd)
+            m.setattr(sys, "argv", [f"{sys.executable} -m {module}", *argv])
+            m.delenv("AMPCAP_DEBUG", raising=False)
+            for k, v in (env or {}).items():
+                m.setenv(k, v)
+            capfd.readouterr()
+            try:
+                runpy.run_module(module, run_name="__main__")
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            out, err = capfd.readouterr()
+        return subprocess.CompletedProcess([sys.executable, "-m", module, *argv], code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory) -> Path:
+    """One small capture (SMALL: the embedded amp, sweep=tiny: 4 training settings + 2 held-out, 6 s of
+    DI) for every test that reads one. Never change it: copy it (shutil.copytree) first."""
     out = tmp_path_factory.mktemp("ds") / "small"
     p = run_cli("capture", "sweep", *SMALL, f"out={out}")
     assert p.returncode == 0, p.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A model.keras file of `tests.models.make_net(hidden=4)` (untrained; knobs gain 0..10 and channel
+    clean | lead, bass fixed at 5 in its training data)."""
+    from tests.models import make_net
+
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    make_net(hidden=4).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(small_dataset, tmp_path_factory) -> Path:
+    """A finished training run directory: one epoch of LSTM 8 (trainer=quick) on small_dataset."""
+    run = tmp_path_factory.mktemp("runs") / "small"
+    p = run_cli("amptrain", "trainer=quick", "trainer.progress=false", "model=lstm8", "trainer.max_epochs=1",
+                "trainer.renders=0", "dataset=path", f"dataset.path={small_dataset}", f"run_dir={run}", timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert (run / "model.keras").is_file()
+    return run
 
 
 @pytest.fixture
