@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,28 @@ def rising_warning(history: list[dict]) -> str | None:
     return None
 
 
+@dataclass
+class Loop:
+    """What a run's loop works with, fixed for the run: the model and its optimiser, the TBPTT step,
+    the data, the trainer config `t`, where checkpoints go, and (several workers) the chief's sync."""
+
+    model: object
+    optimizer: object
+    tbptt: object
+    train: SplitData
+    val: SplitData
+    t: dict
+    sample_rate: int
+    pre_emphasis: str
+    ckpt_dir: Path
+    writer: object = None
+    log: object = print
+    chief: bool = True
+    sync: object = None
+    weights: np.ndarray | None = None  # per-setting loss weights (balance)
+    ema: EMA | None = None
+
+
 def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, sample_rate: int,
         pre_emphasis: str, ckpt_dir: Path, state: dict, writer=None, log=print, chief: bool = True,
         balance: bool = True, sync=None) -> dict:
@@ -103,102 +126,134 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
     runs the same batches (its replicas' share of each); only the chief validates and writes
     checkpoints and logs, and every worker takes the chief's timings and validation ESR, so all take
     the same decisions (learning rate, early stopping, budget) and stop after the same batch."""
-    from tqdm import tqdm
-
     ema = None  # the chief alone validates and saves, so only it keeps the average (a worker has no run directory)
     if t["ema"] and chief:
         ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] else None)
-    weights = setting_weights(train) if balance else None
-    B, L = t["batch_size"], t["segment"]
+    loop = Loop(model, optimizer, tbptt, train, val, t, sample_rate, pre_emphasis, ckpt_dir, writer, log, chief, sync,
+                setting_weights(train) if balance else None, ema)
     while not state["done"]:
-        epoch = state["epoch"]
+        epoch, first = state["epoch"], state["batch"]
         which, starts = epoch_plan(train, t, epoch)
-        n_batches = max(1, len(which) // B)  # drop the remainder: every update sees a full batch
-        bar = tqdm(total=n_batches, initial=state["batch"], desc=f"epoch {epoch + 1}/{t['max_epochs']}", unit="batch",
-                   disable=not (t["progress"] and chief), file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.5)
-        losses, spent, first = [], False, state["batch"]  # this round: from the last validation to the next
+        n_batches = max(1, len(which) // t["batch_size"])  # drop the remainder: every update sees a full batch
         t_round = time.perf_counter()
-        stop_at = n_batches if not t["val_every"] else min(n_batches, state["batch"] + t["val_every"])
-        while state["batch"] < stop_at and not spent:
-            b = state["batch"]
-            if t["schedule"] == "cosine":
-                state["lr"] = scheduled_lr(t, budget_progress(t, state, n_batches))
-                optimizer.learning_rate.assign(state["lr"])
-            sl = slice(b * B, (b + 1) * B) if len(which) >= B else slice(None)
-            x, cond, y = gather(train, which[sl], starts[sl], L)
-            t0 = time.perf_counter()
-            losses.append(tbptt.batch(x, cond, y, None if weights is None else weights[which[sl]]))
-            if ema is not None:
-                ema.update(model, state["updates"])
-            dt = time.perf_counter() - t0
-            state.update(batch=b + 1, updates=state["updates"] + 1, train_seconds=state["train_seconds"] + dt,
-                         elapsed_seconds=state["elapsed_seconds"] + dt, trained_samples=state["trained_samples"] + x.shape[0] * L)
-            spent = bool(t["max_minutes"]) and state["elapsed_seconds"] >= 60.0 * t["max_minutes"]
-            if sync is not None:  # the chief's clock decides for every worker
-                spent = bool(sync([float(spent)])[0])
-            bar.update(1)
-            bar.set_postfix_str(f"loss {np.mean(losses[-10:]):.4f}")
-        bar.close()
+        losses, spent = train_round(loop, state, which, starts, n_batches)
         seconds = time.perf_counter() - t_round
-        complete = state["batch"] >= n_batches
-        t1 = time.perf_counter()
         held = ema.swap(model) if ema is not None else None
-        if chief or sync is None:
-            v, _ = evaluate(model, val, sample_rate, pre_emphasis, t["eval_chunk"], t["eval_overlap"])
-        else:  # a worker: the chief's numbers arrive just below
-            v = {"esr": 0.0, "esr_pre": 0.0}
-        val_seconds = time.perf_counter() - t1
-        if sync is not None:
-            seconds, val_seconds, esr, esr_pre = (float(a) for a in sync([seconds, val_seconds, v["esr"], v["esr_pre"]]))
-            v = {**v, "esr": esr, "esr_pre": esr_pre}
+        v, seconds, val_seconds = validate(loop, seconds)
         state["elapsed_seconds"] += val_seconds
-        val_esr = v["esr"]
-        improved = state["best_val"] is None or val_esr < state["best_val"]
-        done_batches = state["batch"]
-        round_batches = done_batches - first
-        row = {"epoch": epoch + (1 if complete else round(done_batches / n_batches, 3)), "train_loss": float(np.mean(losses)),
-               "val_esr": val_esr, "val_esr_pre": v["esr_pre"], "lr": float(state["lr"]), "seconds": round(seconds, 2),
-               "val_seconds": round(val_seconds, 2), "minutes": round(state["elapsed_seconds"] / 60, 3),
-               "samples_per_s": round(round_batches * min(B, len(which)) * L / max(seconds, 1e-9), 1)}
-        if complete:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on from here
+        row = {"epoch": epoch + (1 if state["batch"] >= n_batches else round(state["batch"] / n_batches, 3)),
+               "train_loss": float(np.mean(losses)), "val_esr": v["esr"], "val_esr_pre": v["esr_pre"],
+               "lr": float(state["lr"]), "seconds": round(seconds, 2), "val_seconds": round(val_seconds, 2),
+               "minutes": round(state["elapsed_seconds"] / 60, 3),
+               "samples_per_s": round((state["batch"] - first) * min(t["batch_size"], len(which)) * t["segment"]
+                                      / max(seconds, 1e-9), 1)}
+        if state["batch"] >= n_batches:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on
             state.update(epoch=epoch + 1, batch=0)
-        state["history"].append(row)
-        if improved:
-            state.update(best_val=val_esr, best_epoch=row["epoch"], bad_epochs=0, lr_bad_epochs=0)
-        else:
-            state["bad_epochs"] += 1
-            state["lr_bad_epochs"] += 1
-            if t["schedule"] == "plateau" and state["lr_bad_epochs"] >= t["lr_patience"] and state["lr"] > t["min_lr"]:
-                state["lr"] = max(t["min_lr"], state["lr"] * t["lr_factor"])
-                state["lr_bad_epochs"] = 0
-                optimizer.learning_rate.assign(state["lr"])
-        warning = rising_warning(state["history"])
-        if warning and not state["warnings"]:
-            state["warnings"].append(warning)
-            log(f"warning: {warning}")
-        if spent:
-            state.update(done=True, stop_reason=f"max_minutes ({t['max_minutes']}) reached")
-        elif t["patience"] and state["bad_epochs"] >= t["patience"]:
-            state.update(done=True, stop_reason=f"early stopping: no better validation ESR for {t['patience']} epochs")
-        elif state["epoch"] >= t["max_epochs"]:
-            state.update(done=True, stop_reason=f"max_epochs ({t['max_epochs']}) reached")
-        if chief:  # best first: a kill between the two writes leaves last.npz one epoch behind, never ahead
-            if improved:  # the weights validated (the average, when kept) are the best model
-                checkpoint.save(ckpt_dir / "best.npz", model, optimizer, state)
-            if t["keep_epochs"]:
-                checkpoint.save(ckpt_dir / f"epoch-{len(state['history']):04d}.npz", model, optimizer, state)
-        for var, a in zip(model.weights, held or []):  # back to the trained weights
-            var.assign(a)
-        if chief:
-            checkpoint.save(ckpt_dir / "last.npz", model, optimizer, state, ema.avg if ema is not None else None)
-        if writer is not None:
-            import tensorflow as tf
-
-            with writer.as_default(step=len(state["history"])):
-                for k in ("train_loss", "val_esr", "val_esr_pre", "lr", "samples_per_s"):
-                    tf.summary.scalar(k, row[k])
-            writer.flush()
-        mark = " *" if improved else ""
-        log(f"epoch {row['epoch']:5.1f}  loss {row['train_loss']:.4f}  val ESR {val_esr:.4f}{mark}  "
-            f"lr {row['lr']:.2g}  {row['samples_per_s'] / 1e3:.0f}k samples/s  {row['minutes']:.1f} min")
+        improved = record(loop, state, row, spent)
+        save(loop, state, improved, held)
+        report(loop, state, row, improved)
     return state
+
+
+def train_round(loop: Loop, state: dict, which: np.ndarray, starts: np.ndarray, n_batches: int) -> tuple[list, bool]:
+    """The batches from here to the next validation (the epoch's end, `val_every`, or the budget's
+    end); returns their losses and whether the wall budget is spent."""
+    from tqdm import tqdm
+
+    t, B, L = loop.t, loop.t["batch_size"], loop.t["segment"]
+    bar = tqdm(total=n_batches, initial=state["batch"], desc=f"epoch {state['epoch'] + 1}/{t['max_epochs']}", unit="batch",
+               disable=not (t["progress"] and loop.chief), file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.5)
+    losses, spent = [], False
+    stop_at = n_batches if not t["val_every"] else min(n_batches, state["batch"] + t["val_every"])
+    while state["batch"] < stop_at and not spent:
+        b = state["batch"]
+        if t["schedule"] == "cosine":
+            state["lr"] = scheduled_lr(t, budget_progress(t, state, n_batches))
+            loop.optimizer.learning_rate.assign(state["lr"])
+        sl = slice(b * B, (b + 1) * B) if len(which) >= B else slice(None)
+        x, cond, y = gather(loop.train, which[sl], starts[sl], L)
+        t0 = time.perf_counter()
+        losses.append(loop.tbptt.batch(x, cond, y, None if loop.weights is None else loop.weights[which[sl]]))
+        if loop.ema is not None:
+            loop.ema.update(loop.model, state["updates"])
+        dt = time.perf_counter() - t0
+        state.update(batch=b + 1, updates=state["updates"] + 1, train_seconds=state["train_seconds"] + dt,
+                     elapsed_seconds=state["elapsed_seconds"] + dt, trained_samples=state["trained_samples"] + x.shape[0] * L)
+        spent = bool(t["max_minutes"]) and state["elapsed_seconds"] >= 60.0 * t["max_minutes"]
+        if loop.sync is not None:  # the chief's clock decides for every worker
+            spent = bool(loop.sync([float(spent)])[0])
+        bar.update(1)
+        bar.set_postfix_str(f"loss {np.mean(losses[-10:]):.4f}")
+    bar.close()
+    return losses, spent
+
+
+def validate(loop: Loop, seconds: float) -> tuple[dict, float, float]:
+    """Validation ESR of the model as it stands (the chief's; a worker takes the chief's numbers and
+    timings); returns the figures, the round's training seconds and the validation's seconds."""
+    t1 = time.perf_counter()
+    if loop.chief or loop.sync is None:
+        v, _ = evaluate(loop.model, loop.val, loop.sample_rate, loop.pre_emphasis, loop.t["eval_chunk"], loop.t["eval_overlap"])
+    else:  # a worker: the chief's numbers arrive just below
+        v = {"esr": 0.0, "esr_pre": 0.0}
+    val_seconds = time.perf_counter() - t1
+    if loop.sync is not None:
+        seconds, val_seconds, esr, esr_pre = (float(a) for a in loop.sync([seconds, val_seconds, v["esr"], v["esr_pre"]]))
+        v = {**v, "esr": esr, "esr_pre": esr_pre}
+    return v, seconds, val_seconds
+
+
+def record(loop: Loop, state: dict, row: dict, spent: bool) -> bool:
+    """Add a validation to the history and take its decisions: best so far, the plateau schedule's
+    halving, the rising-validation warning, and whether to stop (budget, patience, max_epochs)."""
+    t = loop.t
+    improved = state["best_val"] is None or row["val_esr"] < state["best_val"]
+    state["history"].append(row)
+    if improved:
+        state.update(best_val=row["val_esr"], best_epoch=row["epoch"], bad_epochs=0, lr_bad_epochs=0)
+    else:
+        state["bad_epochs"] += 1
+        state["lr_bad_epochs"] += 1
+        if t["schedule"] == "plateau" and state["lr_bad_epochs"] >= t["lr_patience"] and state["lr"] > t["min_lr"]:
+            state.update(lr=max(t["min_lr"], state["lr"] * t["lr_factor"]), lr_bad_epochs=0)
+            loop.optimizer.learning_rate.assign(state["lr"])
+    warning = rising_warning(state["history"])
+    if warning and not state["warnings"]:
+        state["warnings"].append(warning)
+        loop.log(f"warning: {warning}")
+    if spent:
+        state.update(done=True, stop_reason=f"max_minutes ({t['max_minutes']}) reached")
+    elif t["patience"] and state["bad_epochs"] >= t["patience"]:
+        state.update(done=True, stop_reason=f"early stopping: no better validation ESR for {t['patience']} epochs")
+    elif state["epoch"] >= t["max_epochs"]:
+        state.update(done=True, stop_reason=f"max_epochs ({t['max_epochs']}) reached")
+    return improved
+
+
+def save(loop: Loop, state: dict, improved: bool, held: list | None) -> None:
+    """Checkpoints (the chief's): best and the kept epoch from the weights validated (the average, when
+    kept), then the trained weights back in the model and last.npz (with the average)."""
+    if loop.chief:  # best first: a kill between the two writes leaves last.npz one epoch behind, never ahead
+        if improved:
+            checkpoint.save(loop.ckpt_dir / "best.npz", loop.model, loop.optimizer, state)
+        if loop.t["keep_epochs"]:
+            checkpoint.save(loop.ckpt_dir / f"epoch-{len(state['history']):04d}.npz", loop.model, loop.optimizer, state)
+    for var, a in zip(loop.model.weights, held or []):  # back to the trained weights
+        var.assign(a)
+    if loop.chief:
+        checkpoint.save(loop.ckpt_dir / "last.npz", loop.model, loop.optimizer, state,
+                        loop.ema.avg if loop.ema is not None else None)
+
+
+def report(loop: Loop, state: dict, row: dict, improved: bool) -> None:
+    """The validation's line in the log and its TensorBoard scalars."""
+    if loop.writer is not None:
+        import tensorflow as tf
+
+        with loop.writer.as_default(step=len(state["history"])):
+            for k in ("train_loss", "val_esr", "val_esr_pre", "lr", "samples_per_s"):
+                tf.summary.scalar(k, row[k])
+        loop.writer.flush()
+    mark = " *" if improved else ""
+    loop.log(f"epoch {row['epoch']:5.1f}  loss {row['train_loss']:.4f}  val ESR {row['val_esr']:.4f}{mark}  "
+             f"lr {row['lr']:.2g}  {row['samples_per_s'] / 1e3:.0f}k samples/s  {row['minutes']:.1f} min")
