@@ -1,5 +1,5 @@
 """ampcap's training and sampling stage. `from amptrain import AmpModel` loads a trained amp for
 rendering (TensorFlow is imported only when a model is loaded)."""
-from .amp import AmpModel, ModelError
+from .sampling.amp import AmpModel, ModelError
 
 __all__ = ["AmpModel", "ModelError"]

@@ -1,16 +1,15 @@
 """Training checkpoints: model weights, optimiser state and the trainer's own state in one `.npz`
-(numeric arrays and a JSON string; loaded with allow_pickle=False), written atomically."""
+(numeric arrays and a JSON string; loaded with allow_pickle=False), written atomically
+(ampcap/files.py, which also removes the temp files of a killed run)."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from capture.errors import AmpcapError
+from ampcap.errors import AmpcapError
+from ampcap.files import atomic_write
 
 FORMAT = "ampcap-checkpoint"
 VERSION = 1
@@ -31,53 +30,7 @@ def save(path: Path, model, optimizer, state: dict, ema: list | None = None) -> 
     meta = {"format": FORMAT, "format_version": VERSION, "n_model": len(model.weights),
             "n_opt": len(optimizer.variables), "n_ema": len(ema or []), "state": state}
     arrays["meta"] = np.array(json.dumps(meta))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~ds_umask())  # as open() would (mkstemp makes 0600)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def ds_umask() -> int:
-    from capture.dataset import _UMASK
-
-    return _UMASK
-
-
-def _fsync_dir(d: Path) -> None:
-    """Make the rename itself durable (a power cut after it keeps the new file, not the old one)."""
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-STALE = re.compile(r"^\..+\.tmp(\.\w+)?$|^\.model\..+\.keras$")
-
-
-def remove_stale_temps(run: Path) -> list[Path]:
-    """Delete the temp files that atomic writes in `run` left when their process was killed (SIGKILL
-    runs no cleanup): `.NAME.*.tmp` (checkpoints, JSON, WAV), `.NAME.tmp.png` (plots) and
-    `.model.*.keras`. Only for a run that no other process is writing (the chief, on start)."""
-    gone = []
-    for f in sorted(Path(run).rglob(".*")):
-        if f.is_file() and STALE.match(f.name):
-            f.unlink(missing_ok=True)
-            gone.append(f)
-    return gone
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def read_state(path: Path) -> dict:

@@ -1,13 +1,16 @@
 """Command line: `python -m amptrain [--config-dir DIR] [overrides]` trains (every argument is a
-Hydra override of conf/train.yaml, e.g. +experiment=gain_sweep); `sample`, `export` and `knobs` use a
-trained model (amptrain/sample.py)."""
+Hydra override of conf/train.yaml, e.g. +experiment=gain_sweep) and `report` (re)writes a run's
+report; `sample`, `export` and `knobs` use a trained model (amptrain/sampling/cli.py). Each command
+imports its modules when it runs, so `--help` or a bad argument answers before TensorFlow loads."""
 from __future__ import annotations
 
-import logging
-import os
 import sys
 
-from capture.cli import guarded, split_config_dir
+from ampcap.cli import guarded, split_config_dir
+from ampcap.config import find_conf_dir
+from ampcap.errors import ConfigError
+
+from .tfenv import own_stderr, quiet_tensorflow
 
 USAGE = """usage: python -m amptrain [train] [--config-dir DIR] [overrides]
        python -m amptrain sample run=RUN input=DI.wav output=OUT.wav [knobs.NAME=VALUE ...] [mode=chunked|sequential|streaming]
@@ -35,93 +38,78 @@ examples:
 
 def usage() -> str:
     """USAGE with the experiments and group options found in conf/ (never a list kept by hand)."""
-    from capture.config import find_conf_dir
-
     conf = find_conf_dir()
     names = {g: sorted(p.stem for p in (conf / g).glob("*.yaml")) for g in ("experiment", "dataset", "model", "loss", "trainer")}
     return USAGE.format(experiment=", ".join(names.pop("experiment")), **{g: "|".join(v) for g, v in names.items()})
 
 
-def quiet_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) sent to /dev/null."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        _filter_retracing()
-        return
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    _filter_retracing()
-
-
-def _filter_retracing() -> None:
-    import tensorflow as tf
-
-    log = tf.get_logger()
-    if not any(isinstance(f, _NoRetracingNotice) for f in log.filters):
-        log.addFilter(_NoRetracingNotice())
-
-
-class _NoRetracingNotice(logging.Filter):
-    """Drop TensorFlow's "triggered tf.function retracing" notice: rendering compiles one XLA function
-    per input shape on purpose (validation, test and renders have different shapes), so the notice
-    at the end of every run would only alarm users."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
+def log(m: str) -> None:
+    print(m, file=sys.stderr)
 
 
 def cmd_train(args) -> int:
-    from capture.config import compose
-
-    from . import config  # noqa: F401 - registers the schema
-    from .run import train
+    from .config import compose_train
 
     config_dir, overrides = split_config_dir(args)
-    cfg = compose("train", overrides, config_dir)
+    cfg = compose_train(overrides, config_dir)  # config errors come before TensorFlow loads
     quiet_tensorflow()
-    train(cfg, log=lambda m: print(m, file=sys.stderr), config_dir=config_dir)
+    from .run import train  # imports Keras (and TensorFlow, quiet now)
+
+    train(cfg, log=log, config_dir=config_dir)
+    return 0
+
+
+def cmd_report(args: list[str]) -> int:
+    """`python -m amptrain report run=RUN [dataset=DIR] [grid=N]`: (re)write RUN/report.html."""
+    from .report_html import GRID, load_run, write_run_report
+    from .sampling.amp import model_path, read_info
+    from .sampling.cli import parse_args
+
+    opts, knobs = parse_args(args, {"run", "dataset", "grid"}, "report")
+    if knobs:
+        raise ConfigError("report: knobs.NAME is not an option here (the explorer renders every knob across its range)")
+    if "run" not in opts:
+        raise ConfigError("report: run=... is required (python -m amptrain report run=RUN_DIR)")
+    try:
+        grid = int(opts.get("grid", GRID))
+    except ValueError:
+        raise ConfigError(f"report: grid '{opts['grid']}' is not a whole number (renders per knob, 2..21)") from None
+    if not 2 <= grid <= 21:
+        raise ConfigError(f"report: grid={grid}: give 2..21 renders per knob")
+    run = model_path(opts["run"]).parent   # a run directory, an experiment's runs folder or a model.keras
+    read_info(run)                          # a damaged model file is one line, before TensorFlow loads
+    load_run(run, opts.get("dataset"))      # and so are a missing metrics.json or dataset
+    out = write_run_report(run, log=log, dataset=opts.get("dataset"), grid=grid)
+    print(f"ok: {out}")
     return 0
 
 
 def _model_command(name: str):
     def run(args):
-        from . import sample
+        from .sampling import cli
 
-        if any(a in ("-h", "--help") for a in args):
-            print(usage())
-            return 0
-        return getattr(sample, f"cmd_{name}")(args, log=lambda m: print(m, file=sys.stderr))
+        return getattr(cli, f"cmd_{name}")(args, log=log)
     return run
 
 
-def _report_command(args):
-    from .report_html import cmd_report
-
-    if any(a in ("-h", "--help") for a in args):
-        print(usage())
-        return 0
-    return cmd_report(args, log=lambda m: print(m, file=sys.stderr))
+COMMANDS = {"sample": (_model_command("sample"), "interrupted: nothing was written"),
+            "export": (_model_command("export"), "interrupted: nothing was written"),
+            "knobs": (_model_command("knobs"), "interrupted: nothing was written"),
+            "report": (cmd_report, "interrupted: the previous report (if any) is kept")}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    own_stderr()  # the command line's process: TensorFlow's start-up chatter is not for the user
     if argv and argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
-    if argv and argv[0] in ("sample", "export", "knobs"):
-        return guarded(_model_command(argv[0]), argv[1:], "interrupted: nothing was written")
-    if argv and argv[0] == "report":
-        return guarded(_report_command, argv[1:], "interrupted: the previous report (if any) is kept")
+    if argv and argv[0] in COMMANDS:
+        if any(a in ("-h", "--help") for a in argv[1:]):
+            print(usage())
+            return 0
+        cmd, interrupted = COMMANDS[argv[0]]
+        return guarded(cmd, argv[1:], interrupted)
     if argv and argv[0] == "train":
         argv = argv[1:]
     return guarded(cmd_train, argv, "interrupted: continue with the same command plus trainer.resume=true")

@@ -5,89 +5,99 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
-from capture.config import register_schema
-from capture.errors import ConfigError
+from ampcap.config import compose
+from ampcap.errors import ConfigError
+
+from .losses import PRE_EMPHASIS
 
 
 @dataclass
 class DatasetConfig:
-    plugin: str = "builtin"             # capture's plugin= option the dataset was captured with
-    sweep: str = "default"              # capture's sweep= option
+    plugin: str = MISSING               # capture's plugin= option the dataset was captured with
+    sweep: str = MISSING                # capture's sweep= option
     signal: str = "builtin"             # capture's signal= option
     path: Optional[str] = None          # dataset directory; default outputs/datasets/<plugin>-<sweep>
     capture_overrides: List[str] = field(default_factory=list)  # extra capture overrides (auto-capture)
-    auto_capture: bool = True           # capture a missing dataset first (embedded amp only)
+    auto_capture: bool = MISSING        # capture a missing dataset first (embedded amp only)
     allow_failed: bool = False          # train on a dataset whose plugin failed some settings (they are left out)
 
 
+# One home for every default: a key that the group's default file sets (conf/model/lstm32.yaml,
+# conf/loss/esr_dc.yaml, conf/trainer/default.yaml; the other options of a group start from it) is
+# MISSING here, and only keys no file sets have their default here (tests/test_config_defaults.py).
+
 @dataclass
 class ModelConfig:
-    name: str = MISSING
-    hidden_size: int = 32
-    conditioning: str = "concat"        # concat | film | none
-    film_units: int = 16
-    skip: bool = False
+    _target_: str = MISSING             # the Keras model class (hydra.utils.instantiate), amptrain.model.AmpNet
+    hidden_size: int = MISSING
+    conditioning: str = MISSING         # concat | film | none
+    film_units: int = MISSING
+    skip: bool = MISSING
 
 
 @dataclass
 class LossConfig:
-    name: str = MISSING
-    pre_emphasis: str = "aw"            # none | hp | aw
-    esr_weight: float = 0.75
-    dc_weight: float = 0.25
+    pre_emphasis: str = MISSING         # none | hp | aw
+    esr_weight: float = MISSING
+    dc_weight: float = MISSING
     plain_weight: float = 0.0           # ESR without pre-emphasis added to the pre-emphasised one
     low_weight: float = 0.0             # ESR of the low band (signals averaged over low_pool samples): the low end by its own energy
     low_pool: int = 96                  # samples averaged for the low-band ESR (96 at 48 kHz: a low-pass with its null at 500 Hz)
-    stft_weight: float = 0.0
-    balance_settings: bool = True       # weight each setting by 1/its energy: quiet settings count too
+    stft_weight: float = MISSING
+    balance_settings: bool = MISSING    # weight each setting by 1/its energy: quiet settings count too
 
 
 @dataclass
 class TrainerConfig:
-    name: str = MISSING
-    seed: int = 0
-    segment: int = 24000                # samples per training segment
-    warmup: int = 200                   # samples run without gradient at each segment's start
-    window: int = 1000                  # samples per truncated-BPTT update
-    batch_size: int = 32
-    learning_rate: float = 5e-3
-    clipnorm: Optional[float] = 1.0
-    max_epochs: int = 40
-    max_minutes: Optional[float] = None  # stop after this wall time (best checkpoint is kept)
-    patience: Optional[int] = 8         # early stopping: epochs without a better validation ESR (null: never)
-    schedule: str = "plateau"           # cosine (warm-up, then cosine to the budget's end) | plateau (halving)
-    lr_warmup: float = 0.05             # cosine: fraction of the budget spent ramping the learning rate up
-    lr_patience: int = 3                # plateau: halve the learning rate after this many epochs without progress
-    lr_factor: float = 0.5
-    min_lr: float = 1e-5
+    seed: int = MISSING
+    segment: int = MISSING              # samples per training segment
+    warmup: int = MISSING               # samples run without gradient at each segment's start
+    window: int = MISSING               # samples per truncated-BPTT update
+    batch_size: int = MISSING
+    learning_rate: float = MISSING
+    clipnorm: Optional[float] = MISSING
+    max_epochs: int = MISSING
+    max_minutes: Optional[float] = MISSING  # stop after this wall time (best checkpoint is kept)
+    patience: Optional[int] = MISSING   # early stopping: validations without a better validation ESR (null: never)
+    schedule: str = MISSING             # cosine (warm-up, then cosine to the budget's end) | plateau (halving)
+    lr_warmup: float = MISSING          # cosine: fraction of the budget spent ramping the learning rate up
+    lr_patience: int = MISSING          # plateau: halve the learning rate after this many validations without progress
+    lr_factor: float = MISSING
+    min_lr: float = MISSING
     val_every: int = 0                  # validate every this many batches (0: after each epoch); long epochs of many settings
     keep_epochs: bool = False           # also keep each validation's weights (checkpoints/epoch-N.npz: accuracy curves)
-    ema: float = 0.0                    # decay per batch of the weights' moving average (0: off) used to validate and save
+    ema: float = MISSING                # decay per batch of the weights' moving average (0: off) used to validate and save
     fused_lstm: bool = True             # train through the fused LSTM kernel (false: Keras' layer; the same maths)
     lstm_splits: int = 0                # fused LSTM: rows cut into this many blocks on separate cores (0: one per core)
     eval_chunk: int = 9600              # evaluation: chunk length and warm-up overlap (samples)
     eval_overlap: int = 4800
     renders: int = 4                    # held-out test settings written as WAV (target vs prediction)
-    strategy: str = "default"           # default | mirrored | multi_worker (reads TF_CONFIG)
-    cluster_timeout: float = 300.0      # multi_worker: seconds to wait for every worker to join, then one error line
+    strategy: str = MISSING             # default | mirrored | multi_worker (reads TF_CONFIG)
+    cluster_timeout: float = MISSING    # multi_worker: seconds to wait for every worker to join, then one error line
     resume: bool = False                # continue the latest unfinished run of this name (or run_dir)
     progress: bool = True
 
 
 @dataclass
 class TrainConfig:
-    name: str = "train"
+    name: str = MISSING                 # the run's name: runs go to <runs_dir>/<name>/<timestamp>
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    runs_dir: str = "outputs/runs"
+    runs_dir: str = MISSING
     run_dir: Optional[str] = None       # explicit run directory (to resume it, or to choose the name)
 
 
-register_schema("train_schema", TrainConfig)
+SCHEMAS = {"train_schema": TrainConfig}
+
+
+def compose_train(overrides: list[str], config_dir: str | None = None) -> DictConfig:
+    """`conf/train.yaml` with Hydra overrides, on training's schema."""
+    return compose("train", overrides, config_dir, SCHEMAS)
+
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 SCHEDULES = ("cosine", "plateau")
@@ -95,8 +105,7 @@ SCHEDULES = ("cosine", "plateau")
 
 def check(cfg: dict) -> None:
     """Value checks that types alone cannot express; one line naming the key."""
-    from .losses import PRE_EMPHASIS
-    from .model import CONDITIONING
+    from .model import CONDITIONING  # (the model module imports Keras: only once a config is checked)
 
     t, m, l = cfg["trainer"], cfg["model"], cfg["loss"]
     rules = [

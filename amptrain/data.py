@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from capture import dataset as ds
-from capture.errors import DatasetError
+from ampcap import dataset as ds
+from ampcap.errors import DatasetError
 
 from .conditioning import encode
 

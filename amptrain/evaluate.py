@@ -6,7 +6,7 @@ import numpy as np
 
 from .data import SplitData
 from .losses import band_level_error_db, dc_error, esr
-from .render import render_chunked
+from .sampling.render import render_chunked
 
 
 def evaluate(model, data: SplitData, sample_rate: int, pre_emphasis: str, chunk: int = 9600,

@@ -18,7 +18,7 @@ BANDS = {"low": (0.0, 250.0), "mid": (250.0, 2000.0), "high": (2000.0, None)}
 
 def pre_emphasis_coeffs(name: str) -> tuple:
     if name not in PRE_EMPHASIS:
-        from capture.errors import ConfigError
+        from ampcap.errors import ConfigError
 
         raise ConfigError(f"loss.pre_emphasis: '{name}' is not one of {', '.join(PRE_EMPHASIS)}")
     return PRE_EMPHASIS[name]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import welch
+
+from ampcap.files import atomic_path
 
 
 def _plt():
@@ -14,6 +17,13 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save(fig, path: Path) -> None:
+    """A figure as a PNG, written atomically (a killed run leaves no half-written plot)."""
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    _plt().close(fig)
 
 
 def plot_loss(path: Path, history: list[dict]) -> None:
@@ -33,8 +43,7 @@ def plot_loss(path: Path, history: list[dict]) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_esr_vs_knobs(path: Path, metrics: dict, knobs: list[dict]) -> None:
@@ -56,13 +65,10 @@ def plot_esr_vs_knobs(path: Path, metrics: dict, knobs: list[dict]) -> None:
     axes[0][0].legend(fontsize=7)
     fig.suptitle("test-audio ESR against each knob")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_spectra(path: Path, data, pred: np.ndarray, names: list[str], sr: int, n: int = 4) -> None:
-    from scipy.signal import welch
-
     plt = _plt()
     n = min(n, len(data.settings))
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 0.5, 3.4), squeeze=False, sharey=True)
@@ -77,8 +83,7 @@ def plot_spectra(path: Path, data, pred: np.ndarray, names: list[str], sr: int, 
     axes[0][0].set_ylabel("power (dB)")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_waveform(path: Path, data, pred: np.ndarray, sr: int, ms: float = 25.0) -> None:
@@ -96,8 +101,7 @@ def plot_waveform(path: Path, data, pred: np.ndarray, sr: int, ms: float = 25.0)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_all(out: Path, history, metrics, preds, data, knobs, sr, head_key) -> None:
@@ -112,8 +116,6 @@ def plot_all(out: Path, history, metrics, preds, data, knobs, sr, head_key) -> N
 def plot_knob_grid(path: Path, name: str, values: list, renders: list[np.ndarray], sr: int) -> None:
     """A knob grid render: loudness (RMS, dBFS) against the knob's value, and each value's spectrum,
     so a user can see how smoothly the model interpolates. Written atomically."""
-    from scipy.signal import welch
-
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     rms = [10 * np.log10(np.mean(np.square(y, dtype=np.float64)) + 1e-12) for y in renders]
@@ -134,7 +136,4 @@ def plot_knob_grid(path: Path, name: str, values: list, renders: list[np.ndarray
     a2.set_title("spectrum per value")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save(fig, path)

@@ -3,29 +3,21 @@ audio (and, as a diagnostic, training settings x test audio), write metrics.json
 renders, and print the summary."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from capture import dataset as ds
+from ampcap.files import write_json
+from ampcap.wav import write_wav
+
+from .data import load_split
+from .evaluate import evaluate
+from .plots import plot_all
+from .report_html import write_run_report
+from .sampling.amp import save_net
 
 METRICS_FORMAT = "ampcap-metrics"
 METRICS_VERSION = 1
-
-
-def save_model(model, path: Path) -> None:
-    """model.save to a temp file in the same directory, then rename (never a half-written model)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".model.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.chmod(tmp, 0o666 & ~ds._UMASK)  # mkstemp's 0600 would hide the model from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _label(knobs: dict, names: list[str]) -> str:
@@ -33,15 +25,10 @@ def _label(knobs: dict, names: list[str]) -> str:
 
 
 def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[dict], state: dict, log) -> dict:
-    from .data import load_split
-    from .evaluate import evaluate
-    from .plots import plot_all
-    from .run import write_json
-
     t = cfg["trainer"]
     pre = cfg["loss"]["pre_emphasis"]
     sr = int(manifest["sample_rate"])
-    save_model(model, run / "model.keras")
+    save_net(model, run / "model.keras")
     splits = {s["split"] for s in manifest["settings"] if s["status"] == "done"}
     sets = {"train_settings": ("train", "test"), "heldout": ("test", "test"), "validation": ("val", "val")}
     metrics, preds, data = {}, {}, {}
@@ -78,16 +65,14 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
     rdir = run / "renders"
     rdir.mkdir(exist_ok=True)
     d = data[head_key]
-    ds.write_wav(rdir / "di_test.wav", d.x, sr)
+    write_wav(rdir / "di_test.wav", d.x, sr)
     names = [k["name"] for k in knobs]
     for i in range(min(t["renders"], len(d.settings))):
         s = d.settings[i]
         tag = "_".join([s["id"]] + [f"{n}-{s['knobs'][n]}" for n in names])
-        ds.write_wav(rdir / f"{tag}_target.wav", d.y[i], sr)
-        ds.write_wav(rdir / f"{tag}_prediction.wav", np.clip(preds[head_key][i], -1, 1), sr)
+        write_wav(rdir / f"{tag}_target.wav", d.y[i], sr)
+        write_wav(rdir / f"{tag}_prediction.wav", np.clip(preds[head_key][i], -1, 1), sr)
     print_summary(out, head_key, names, log)
-    from .report_html import write_run_report  # report.html: A/B players, knob explorer, plots
-
     write_run_report(run, net=model, log=log)
     log(f"run directory: {run}")
     return out

@@ -14,10 +14,26 @@ from pathlib import Path
 
 import numpy as np
 
-from capture import dataset as ds
-from capture.errors import ConfigError, DatasetError
-from capture.reportkit import (ReportFiles, db, esc, flac_bytes, headroom, headroom_note, knob_text, page,
-                               player_group, rms, spectrum_chart, spectrum_frames, table)
+from ampcap import dataset as ds
+from ampcap.errors import ConfigError, DatasetError
+from ampcap.reportkit import (
+    ReportFiles,
+    db,
+    esc,
+    flac_bytes,
+    headroom,
+    headroom_note,
+    knob_text,
+    page,
+    player_group,
+    rms,
+    spectrum_chart,
+    spectrum_frames,
+    table,
+)
+
+from .data import load_split
+from .sampling.amp import AmpModel
 
 MAX_AB = 8                # A/B players: at most this many held-out settings, spread over their ESR
 GRID = 7                  # knob explorer: renders per continuous knob
@@ -175,8 +191,6 @@ The players level-match plugin and model (same loudness), so you judge the tone 
 def build(run: Path, amp, metrics: dict, info: dict, root: Path, manifest: dict, files: ReportFiles,
           grid: int = GRID, log=None) -> tuple[str, dict]:
     """Render everything the page plays (staged in `files`); returns (html, report data)."""
-    from .data import load_split
-
     sr = int(manifest["sample_rate"])
     head = metrics["headline"]
     rows = (metrics[head] or {}).get("per_setting", [])
@@ -209,7 +223,24 @@ def build(run: Path, amp, metrics: dict, info: dict, root: Path, manifest: dict,
 def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grids, renders, n, sr, files, data) -> str:
     hop = max(0.2, n / sr / 40)
     x = d.x[:n]
-    # A/B players
+    ab_html = _ab_section(amp, metrics, head, d, chosen, by_id, preds, n, sr, hop, files, data)
+    ex_html = _explorer_section(amp, grids, renders, n, sr, hop, files, data)
+    di = files.add("di_test.flac", flac_bytes(x, sr))
+    di_html = (f'<p>The dry test DI: <audio controls preload="auto" src="{esc(di)}"></audio></p>')
+    imgs = "".join(f'<figure><img class="plot" src="plots/{f}" alt="{esc(cap)}"><figcaption class="hint">{esc(cap)}</figcaption></figure>'
+                   for f, cap in PLOTS if (run / "plots" / f).exists())
+    plots_html = f'<section id="plots"><h2>Training curves and plots</h2>{imgs or "<p>No plots in this run.</p>"}</section>'
+    body = (summary_section(metrics, info, amp, manifest, head) + explain_section(metrics, head) + ab_html
+            + ex_html.replace("</section>", di_html + "</section>", 1) + plots_html)
+    sub = (f"{esc(run)} &middot; {esc(info['dataset']['plugin'].get('name'))} &middot; "
+           f"knobs: {esc(', '.join(amp.knob_names) or 'none')}")
+    return page(f"Run report: {metrics['name']}", sub,
+                [("summary", "Summary"), ("explain", "What the numbers mean"), ("ab", "A/B"),
+                 ("explorer", "Knob explorer"), ("plots", "Plots")], body, data)
+
+
+def _ab_section(amp, metrics, head, d, chosen, by_id, preds, n, sr, hop, files, data) -> str:
+    """The A/B players: plugin, model and their difference on one transport per chosen setting."""
     ab = []
     for j, r in enumerate(chosen):
         i = by_id[r["id"]]
@@ -242,12 +273,15 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
                   f'{player_group(tag, src, chart=chart)}</div><div class="facts">{facts}</div></div>')
     total = len((metrics[head] or {}).get("per_setting", []))
     which = "held-out test settings" if head == "heldout" else "training settings (this dataset has no held-out ones)"
-    ab_html = (f'<section id="ab"><h2>A/B: plugin against model</h2><p>{len(chosen)} of the {total} {which}, on '
+    return (f'<section id="ab"><h2>A/B: plugin against model</h2><p>{len(chosen)} of the {total} {which}, on '
                f'{n / sr:.1f} s of the test audio the model never heard. One transport per setting: <b>A &#8644; B</b> '
                f'(or the key T while it plays) switches at the same position; <i>difference</i> plays plugin minus model. '
                f'Plugin and model are level-matched (untick to hear their real levels). ESR and band errors are over the '
                f'whole test audio ({len(d.x) / sr:.1f} s).</p>{"".join(ab) or "<p>No settings to play.</p>"}</section>')
-    # knob explorer
+
+
+def _explorer_section(amp, grids, renders, n, sr, hop, files, data) -> str:
+    """The knob explorer: renders across each knob's range behind a slider, with their spectra."""
     ex = []
     defaults = ", ".join(f"{k.name}={k.default}" for k in amp.knobs)
     for (k, vals, labels), outs in zip(grids, renders):
@@ -274,55 +308,16 @@ def _page(run, amp, metrics, info, manifest, head, d, chosen, by_id, preds, grid
                   f'<p class="hint">output level: {levels}</p>')
     if not ex:
         ex.append("<p>This model has no knobs (a snapshot of one setting): nothing to explore.</p>")
-    ex_html = (f'<section id="explorer"><h2>Knob explorer</h2><p>The model playing the unseen test DI with one knob moved '
+    return (f'<section id="explorer"><h2>Knob explorer</h2><p>The model playing the unseen test DI with one knob moved '
                f'across its range and the others at their defaults ({esc(defaults) or "none"}): {sum(map(len, renders))} renders of '
                f'{n / sr:.1f} s, at their real levels. Move a slider while it plays: it switches to the nearest render at the '
                f'same position. The spectrum follows the knob and the playback.</p>{"".join(ex)}</section>')
-    di = files.add("di_test.flac", flac_bytes(x, sr))
-    di_html = (f'<p>The dry test DI: <audio controls preload="auto" src="{esc(di)}"></audio></p>')
-    imgs = "".join(f'<figure><img class="plot" src="plots/{f}" alt="{esc(cap)}"><figcaption class="hint">{esc(cap)}</figcaption></figure>'
-                   for f, cap in PLOTS if (run / "plots" / f).exists())
-    plots_html = f'<section id="plots"><h2>Training curves and plots</h2>{imgs or "<p>No plots in this run.</p>"}</section>'
-    body = (summary_section(metrics, info, amp, manifest, head) + explain_section(metrics, head) + ab_html
-            + ex_html.replace("</section>", di_html + "</section>", 1) + plots_html)
-    sub = (f"{esc(run)} &middot; {esc(info['dataset']['plugin'].get('name'))} &middot; "
-           f"knobs: {esc(', '.join(amp.knob_names) or 'none')}")
-    return page(f"Run report: {metrics['name']}", sub,
-                [("summary", "Summary"), ("explain", "What the numbers mean"), ("ab", "A/B"),
-                 ("explorer", "Knob explorer"), ("plots", "Plots")], body, data)
-
 
 def write_run_report(run: Path, net=None, log=None, dataset: str | None = None, grid: int = GRID) -> Path:
     """Write RUN/report.html and RUN/report/ (audio) for a finished run. `net` is the trained Keras
     model when the caller has it (the end of training), else RUN/model.keras is loaded."""
-    from .amp import AmpModel
-
     run = Path(run)
     metrics, info, root, manifest = load_run(run, dataset)
     amp = AmpModel(net, run / "model.keras") if net is not None else AmpModel.load(run)
     files = ReportFiles(run)
     return files.publish(lambda: build(run, amp, metrics, info, root, manifest, files, grid, log)[0], log)
-
-
-def cmd_report(args: list[str], log) -> int:
-    """`python -m amptrain report run=RUN [dataset=DIR] [grid=N]`: (re)write RUN/report.html."""
-    from .amp import model_path, read_info
-    from .sample import parse_args
-
-    opts, knobs = parse_args(args, {"run", "dataset", "grid"}, "report")
-    if knobs:
-        raise ConfigError("report: knobs.NAME is not an option here (the explorer renders every knob across its range)")
-    if "run" not in opts:
-        raise ConfigError("report: run=... is required (python -m amptrain report run=RUN_DIR)")
-    try:
-        grid = int(opts.get("grid", GRID))
-    except ValueError:
-        raise ConfigError(f"report: grid '{opts['grid']}' is not a whole number (renders per knob, 2..21)") from None
-    if not 2 <= grid <= 21:
-        raise ConfigError(f"report: grid={grid}: give 2..21 renders per knob")
-    run = model_path(opts["run"]).parent   # a run directory, an experiment's runs folder or a model.keras
-    read_info(run)                          # a damaged model file is one line, before TensorFlow loads
-    load_run(run, opts.get("dataset"))      # and so are a missing metrics.json or dataset
-    out = write_run_report(run, log=log, dataset=opts.get("dataset"), grid=grid)
-    print(f"ok: {out}")
-    return 0

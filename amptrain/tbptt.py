@@ -184,7 +184,7 @@ def broadcast(strategy, arrays: list) -> list[np.ndarray]:
 
 def predict(model, x: np.ndarray, cond: np.ndarray, chunk: int = 48000) -> np.ndarray:
     """Run the model sequentially over (B, T, 1) audio, carrying state chunk to chunk; (B, T) out."""
-    from .render import forward
+    from .sampling.render import forward
 
     B, T = x.shape[0], x.shape[1]
     c = TBPTT.tracks(cond, T).astype(np.float32)

@@ -103,7 +103,7 @@ def main() -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
     print(f"\n=== headline ({'full' if a.full else 'small'} sizes, {stamp}, {machine})")
     if rows:
-        from capture.cli import print_table
+        from ampcap.cli import print_table
 
         print_table(rows, cols)
     (OUT / "summary.json").write_text(json.dumps({"date": stamp, "machine": machine, "size": "full" if a.full else "small",

@@ -91,11 +91,11 @@ def measure(run: Path, eval_root: Path | None = None) -> dict:
     """Held-out ESR of the final model and of every kept epoch's weights (the curve), and the final
     model's figures from metrics.json; with `eval_root`, held-out figures are on that dataset's test
     settings x test audio instead (variants trained on different designs, measured on the same set)."""
+    from ampcap import dataset as ds
     from amptrain import checkpoint
-    from amptrain.amp import load_net
     from amptrain.data import load_split
     from amptrain.evaluate import evaluate
-    from capture import dataset as ds
+    from amptrain.sampling.amp import load_net
 
     m = json.loads((run / "metrics.json").read_text())
     cfg = json.loads((run / "run.json").read_text())
@@ -167,8 +167,8 @@ def main(argv=None) -> dict:
         return {}
     for v in a.variants:
         overrides_of(v)
-    from amptrain.cli import quiet_tensorflow
-    from capture.cli import print_table
+    from ampcap.cli import print_table
+    from amptrain.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from capture.builtin_amp import amp_process
-from capture.config import compose
+from capture.config import compose_capture
 from capture.host import BuiltinAmp, render_setting
 from capture.runner import run_sweep
 from capture.signals import builtin_signal
@@ -48,7 +47,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     try:
         for workers in (1, 2):
-            cfg = compose("capture", [f"out={tmp / f'w{workers}'}", f"workers={workers}", "progress=false",
+            cfg = compose_capture([f"out={tmp / f'w{workers}'}", f"workers={workers}", "progress=false",
                                       f"sweep.n_train={a.settings}", "sweep.n_heldout=0", f"signal.duration_s={a.seconds}"])
             t0 = time.perf_counter()
             run_sweep(cfg, log=lambda m: None)

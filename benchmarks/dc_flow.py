@@ -23,7 +23,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--sweep", default="gain_sweep")
     ap.add_argument("--cpus", default=None, help="pin the training runs to these cores (taskset -c)")
     a = ap.parse_args(argv)
-    from capture.cli import print_table
+    from ampcap.cli import print_table
 
     rows = []
     for name, opts in (("with DC", ["+plugin.options.coupled=false"]), ("DC removed", ["+plugin.options.coupled=true"])):

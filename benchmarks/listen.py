@@ -22,18 +22,18 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--seconds", type=float, default=20.0)
     a = ap.parse_args(argv)
+    from ampcap.cli import print_table
+    from ampcap.wav import write_wav
     from amptrain import AmpModel
     from amptrain.losses import band_level_error_db, esr
-    from capture import dataset as ds
     from capture.builtin_amp import KNOB_SPECS, amp_process
-    from capture.cli import print_table
     from capture.signals import builtin_signal
 
     amp = AmpModel.load(a.run)
     sr = amp.sample_rate
     di = builtin_signal(sr, a.seconds, a.seed, 0.1, 0.2).audio.astype(np.float32)
     OUT.mkdir(parents=True, exist_ok=True)
-    ds.write_wav(OUT / "di.wav", di, sr)
+    write_wav(OUT / "di.wav", di, sr)
     rows, pairs = [], []
     for g in a.gains:
         knobs = {k: v["default"] for k, v in KNOB_SPECS.items()}
@@ -41,7 +41,7 @@ def main(argv=None) -> list[dict]:
         target = amp_process(di, sr, knobs)
         pred = amp.render(di, sr, gain=g)
         for name, y in (("target", target), ("model", pred), ("difference", target - pred)):
-            ds.write_wav(OUT / f"gain-{g:g}_{name}.wav", np.clip(y, -1, 1), sr)
+            write_wav(OUT / f"gain-{g:g}_{name}.wav", np.clip(y, -1, 1), sr)
         b = band_level_error_db(target, pred, sr)
         rows.append({"gain": g, "esr": round(esr(target, pred), 4), "low_db": round(b["low"], 2),
                      "mid_db": round(b["mid"], 2), "high_db": round(b["high"], 2),

@@ -37,7 +37,7 @@ def err_db(y, ref) -> float:
 
 
 def table(rows: list[dict], cols: list[str], title: str) -> None:
-    from capture.cli import print_table
+    from ampcap.cli import print_table
 
     print(f"\n{title}")
     print_table(rows, cols)
@@ -85,14 +85,14 @@ def main() -> None:
     ap.add_argument("--no-speed", action="store_true", help="skip the speed table (trained-model measures only)")
     a = ap.parse_args()
 
-    from amptrain.cli import quiet_tensorflow
+    from amptrain.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     import keras
 
     from amptrain import AmpModel, ModelError
-    from amptrain.artefacts import click_excess_db, interpolated_reference
     from amptrain.model import AmpNet
+    from amptrain.sampling.artefacts import click_excess_db, interpolated_reference
     from capture.signals import generate_region
 
     x, _ = generate_region(a.seconds, SR, seed=7, region_index=9, peak=0.5)

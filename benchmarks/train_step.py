@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[32, 64, 128])
     a = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from capture.cli import print_table
+    from ampcap.cli import print_table
 
     cores = os.cpu_count() or 1
     rows = []

@@ -23,19 +23,20 @@ import numpy as np
 
 def snapshot_dataset(log) -> Path:
     """The embedded amp at its default knobs (captured if missing), as the `static` experiment uses."""
-    from amptrain.run import locate_dataset
-    from capture.config import compose, to_dict
+    from ampcap.config import to_dict
+    from amptrain.config import compose_train
+    from amptrain.rundir import locate_dataset
 
-    cfg = to_dict(compose("train", ["+experiment=static"]))
+    cfg = to_dict(compose_train(["+experiment=static"]))
     return locate_dataset(cfg, log)
 
 
 def train_ours(root: Path, hidden: int, minutes: float, runs: Path, log) -> dict:
     from amptrain import AmpModel
+    from amptrain.config import compose_train
     from amptrain.run import train
-    from capture.config import compose
 
-    cfg = compose("train", ["+experiment=static", "dataset=path", f"dataset.path={root}", f"model.hidden_size={hidden}",
+    cfg = compose_train(["+experiment=static", "dataset=path", f"dataset.path={root}", f"model.hidden_size={hidden}",
                                     f"trainer.max_minutes={minutes}", "trainer.max_epochs=100000", "trainer.patience=100000",
                                     "trainer.progress=false", "trainer.renders=0", f"runs_dir={runs}", "name=ours_snapshot"])
     t = time.perf_counter()
@@ -113,15 +114,15 @@ def main() -> None:
     ap.add_argument("--conditioned", default="outputs/runs/gain_sweep", help="a gain_sweep run (skipped if missing)")
     a = ap.parse_args()
 
-    from amptrain.cli import quiet_tensorflow
+    from amptrain.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     import torch
 
+    from ampcap.cli import print_table
+    from ampcap.dataset import load_setting, read_manifest, read_wav
     from amptrain import AmpModel, ModelError
     from amptrain.losses import esr
-    from capture.cli import print_table
-    from capture.dataset import load_setting, read_manifest, read_wav
 
     log = print
     root = snapshot_dataset(log)

@@ -8,6 +8,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ampcap.errors import AmpcapError
+from ampcap.files import atomic_write_bytes
+
+from .worker import describe_in_worker
 
 # (our knob name, pattern on the parameter's words, kinds it may have); first match wins, so input,
 # output and master come before gain ("Input Gain" is the input, "Master Volume" the master)
@@ -159,10 +167,6 @@ def summary(specs: list[dict]) -> str:
 
 def check_target(path: str):
     """The file --write-config will write: a .yaml path that does not exist yet (nothing is replaced)."""
-    from pathlib import Path
-
-    from .errors import AmpcapError
-
     p = Path(path).expanduser()
     if p.suffix not in (".yaml", ".yml"):
         raise AmpcapError(f"--write-config: {path}: give a .yaml file, e.g. myplugins/plugin/myamp.yaml")
@@ -177,14 +181,6 @@ def check_target(path: str):
 def write_config(d: dict, target, log=print) -> int:
     """Write the guessed config (atomically, parent folders made), after loading the plugin with it in
     a worker: a config that would not map is a bug here, not the user's to find."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    from .dataset import atomic_write_bytes
-    from .errors import AmpcapError
-    from .worker import describe_in_worker
-
     pcfg = d["plugin"]
     if pcfg.get("kind") != "external" or not d["specs"]:
         raise AmpcapError("--write-config: needs a VST3/AU plugin: give plugin.path=/path/to/Amp.vst3 (or plugin=NAME of an "

@@ -8,8 +8,7 @@ nonlinear stages, EQ changes the distortion and knobs interact, as on a real amp
 from __future__ import annotations
 
 import numpy as np
-from pedalboard import (HighpassFilter, HighShelfFilter, LowpassFilter, LowShelfFilter, PeakFilter,
-                        Pedalboard)
+from pedalboard import HighpassFilter, HighShelfFilter, LowpassFilter, LowShelfFilter, PeakFilter, Pedalboard
 
 KNOB_SPECS = {
     "gain": {"min": 0.0, "max": 10.0, "default": 5.0, "unit": ""},

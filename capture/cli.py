@@ -2,13 +2,11 @@
 Hydra override (plus --config-dir DIR for a folder of your own configs)."""
 from __future__ import annotations
 
-import errno
-import os
 import sys
-import traceback
 from pathlib import Path
 
-from .errors import STORAGE_ERRNOS, AmpcapError, DatasetError
+from ampcap.cli import guarded, print_table, split_config_dir
+from ampcap.errors import AmpcapError, DatasetError
 
 USAGE = """usage: python -m capture <command> [args]
 
@@ -32,51 +30,6 @@ examples:
 """
 
 
-def split_config_dir(args: list[str]) -> tuple[str | None, list[str]]:
-    config_dir, rest, i = None, [], 0
-    while i < len(args):
-        a = args[i]
-        if a in ("--config-dir", "-cd"):
-            if i + 1 >= len(args):
-                raise AmpcapError(f"{a}: needs a directory")
-            config_dir, i = args[i + 1], i + 2
-            continue
-        if a.startswith("--config-dir="):
-            config_dir = a.split("=", 1)[1]
-        elif a.startswith("-"):
-            raise AmpcapError(f"unknown option {a} (overrides look like key=value; see python -m capture --help)")
-        else:
-            rest.append(a)
-        i += 1
-    return config_dir, rest
-
-
-def fit_widths(rows: list[dict], cols: list[str], width: int | None, shrink: list[str] | None = None) -> dict:
-    """Column widths: each column's longest cell, then the `shrink` columns narrowed one after the
-    other (down to 10 characters) until the table fits `width` characters."""
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
-    for c in [c for c in (shrink or cols) if c in widths]:  # in order: the first is cut first
-        while width and sum(widths.values()) + 2 * (len(cols) - 1) > width and widths[c] > max(10, len(c)):
-            widths[c] -= 1
-    return widths
-
-
-def _cell(v, w: int) -> str:
-    v = str(v)
-    return (v if len(v) <= w else v[: w - 3] + "...").ljust(w)
-
-
-def print_table(rows: list[dict], cols: list[str], width: int | None = None, shrink: list[str] | None = None) -> bool:
-    """Print rows as aligned columns, cut to `width` characters (cells shortened with '...');
-    returns whether any cell was shortened."""
-    widths = fit_widths(rows, cols, width, shrink)
-    print("  ".join(_cell(c, widths[c]) for c in cols).rstrip())
-    print("  ".join("-" * widths[c] for c in cols))
-    for r in rows:
-        print("  ".join(_cell(r.get(c, ""), widths[c]) for c in cols).rstrip())
-    return any(len(str(r.get(c, ""))) > widths[c] for r in rows for c in cols)
-
-
 PARAMS_WIDTH = 100   # `capture params` fits a terminal of this width unless --all
 CHOICES_WIDTH = 30   # a parameter's list of choices is cut to this unless --all
 
@@ -97,7 +50,7 @@ def short_choices(choices: list[str], width: int = CHOICES_WIDTH) -> str:
 
 
 def cmd_sweep(args):
-    from .config import compose
+    from .config import compose_capture
     from .runner import run_sweep
 
     multi = [a for a in args if a in ("-m", "--multirun")]
@@ -107,7 +60,7 @@ def cmd_sweep(args):
         from .multirun import multirun
 
         return multirun(overrides, config_dir, log=lambda m: print(m, file=sys.stderr))
-    run_sweep(compose("capture", overrides, config_dir), log=lambda m: print(m, file=sys.stderr))
+    run_sweep(compose_capture(overrides, config_dir), log=lambda m: print(m, file=sys.stderr))
     return 0
 
 
@@ -144,7 +97,7 @@ def plugin_from_path(overrides: list[str], name: str | None = None) -> list[str]
 
 
 def cmd_params(args):
-    from .config import compose
+    from .config import compose_capture
     from .runner import params_description
 
     show_all, args = take_option(args, "--all")
@@ -156,7 +109,7 @@ def cmd_params(args):
 
         target = check_target(write_to)
     overrides = plugin_from_path(overrides, target.stem if target else None)
-    d = params_description(compose("capture", overrides, config_dir))
+    d = params_description(compose_capture(overrides, config_dir))
     if target is not None:
         from .autoconfig import write_config
 
@@ -186,7 +139,7 @@ def cmd_params(args):
 
 
 def cmd_verify(args):
-    from .dataset import dataset_summary, read_manifest, verify
+    from ampcap.dataset import dataset_summary, read_manifest, verify
 
     if len(args) != 1:
         raise AmpcapError("verify: give exactly one dataset directory")
@@ -204,7 +157,7 @@ def cmd_verify(args):
 
 
 def cmd_merge(args):
-    from .dataset import merge
+    from .merge import merge
 
     if not args:
         raise AmpcapError("merge: give the dataset directory (shards found in DIR/shards) or DIR then shard dirs")
@@ -241,38 +194,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command '{argv[0]}' (commands: {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
     return guarded(cmd, argv[1:])
-
-
-def storage_message(e: OSError) -> str:
-    """An OS error while reading or writing, as one line that says what to do. Every file we write is
-    written atomically, so what was there before the error is intact."""
-    where = f"{e.filename}: " if e.filename else ""
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (f"{where}disk full ({e.strerror}); free space or write elsewhere, then rerun the same command "
-                "(what was written before is intact and is reused)")
-    if e.errno == errno.EROFS:
-        return f"{where}read-only file system; choose an output location you can write to"
-    if e.errno in (errno.EACCES, errno.EPERM):
-        return f"{where}permission denied; fix the permissions, or choose an output location you can write to"
-    return f"{where}{e.strerror or e}"
-
-
-def guarded(cmd, args, interrupted: str = "interrupted: rerun the same command to resume") -> int:
-    """Run a command: user errors become one `error:` line and their exit code; bugs one line too
-    (the traceback with AMPCAP_DEBUG=1)."""
-    try:
-        return cmd(args)
-    except AmpcapError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
-    except OSError as e:
-        print(f"error: {storage_message(e)}", file=sys.stderr)
-        return 4 if e.errno in STORAGE_ERRNOS else 1
-    except Exception as e:  # a bug, not a user error: one line, the traceback on request
-        if os.environ.get("AMPCAP_DEBUG"):
-            traceback.print_exc()
-        print(f"internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]} (set AMPCAP_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1

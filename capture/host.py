@@ -6,7 +6,6 @@ that is discarded, measures latency with an impulse and cross-correlation and re
 from __future__ import annotations
 
 import difflib
-import hashlib
 import importlib
 import os
 import sys
@@ -17,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from ampcap.errors import ConfigError, PluginError
+from ampcap.files import sha256_bytes, sha256_of
+from ampcap.knobs import Knob, KnobSet, knob_from_config
+
 from .builtin_amp import KNOB_SPECS, amp_process
-from .errors import ConfigError, PluginError
-from .knobs import Knob, KnobSet, knob_from_config
 
 
 class Amp(ABC):
@@ -79,21 +80,7 @@ class BuiltinAmp(Amp):
 
     def identity(self) -> dict:
         src = Path(__file__).with_name("builtin_amp.py").read_bytes()
-        return {"name": self.name, "kind": "builtin", "source_sha256": hashlib.sha256(src).hexdigest()}
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 of a file, or of every file inside a bundle directory (sorted by relative path)."""
-    h = hashlib.sha256()
-    p = Path(path)
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-    for f in files:
-        if p.is_dir():
-            h.update(str(f.relative_to(p)).encode())
-        with open(f, "rb") as fh:
-            while b := fh.read(chunk):
-                h.update(b)
-    return h.hexdigest()
+        return {"name": self.name, "kind": "builtin", "source_sha256": sha256_bytes(src)}
 
 
 def resolve_plugin_path(cfg: dict) -> str:
@@ -314,7 +301,7 @@ class PluginAmp(Amp):
 
     def identity(self) -> dict:
         return {"name": self.name, "kind": "external", "path": self.path,
-                "plugin_name": self.cfg.get("plugin_name"), "file_sha256": sha256_file(self.path),
+                "plugin_name": self.cfg.get("plugin_name"), "file_sha256": sha256_of(self.path),
                 "descriptive_name": getattr(self.plugin, "descriptive_name", None),
                 "manufacturer": getattr(self.plugin, "manufacturer_name", None),
                 "version": getattr(self.plugin, "version", None),

@@ -4,21 +4,24 @@ on one machine, the submitit (SLURM) or Ray launchers on a cluster. Each job cap
 `<out>/shards/i-of-n`; `python -m capture merge <out>` joins them."""
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from pathlib import Path
 
-from .config import _one_line, hydra_session
-from .errors import AmpcapError, ConfigError
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from ampcap.config import hydra_session, one_line
+from ampcap.errors import AmpcapError, ConfigError
+
+from .config import SCHEMAS
+from .runner import run_sweep
 
 
 def shard_job(cfg) -> tuple[int, str]:
     """One Hydra job: capture one shard. Returns (exit code, message) so user errors stay one line."""
-    from omegaconf import OmegaConf
-
-    from .runner import run_sweep
-
-    import multiprocessing
-
     # launchers run jobs in their own process pools (joblib: loky); plugin processes are plain spawns
     multiprocessing.set_start_method("spawn", force=True)
     where = f"shard {cfg.sweep.shard}" if cfg.sweep.get("shard") else "job"
@@ -30,28 +33,24 @@ def shard_job(cfg) -> tuple[int, str]:
     except KeyboardInterrupt:
         return 130, f"{where}: interrupted"
     except Exception as e:  # a bug: one line, as everywhere else
-        return 1, f"{where}: internal error: {type(e).__name__}: {_one_line(e)[:300]} ({OmegaConf.select(cfg, 'out')})"
+        return 1, f"{where}: internal error: {type(e).__name__}: {one_line(e)[:300]} ({OmegaConf.select(cfg, 'out')})"
 
 
 def multirun(overrides: list[str], config_dir: str | None, log=print) -> int:
     """Run the capture config under Hydra's multirun; prints one line per job and the merge command."""
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     try:
-        with hydra_session(overrides, config_dir) as ov:
+        with hydra_session(overrides, config_dir, SCHEMAS) as ov:
             batches = GlobalHydra.instance().hydra.multirun(config_name="capture", task_function=shard_job, overrides=ov,
                                                             with_log_configuration=False)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
-        raise ConfigError(f"config: {_one_line(e).split(' Config search path:')[0]}") from None
+        raise ConfigError(f"config: {one_line(e).split(' Config search path:')[0]}") from None
     results = []
     for batch in batches or []:
         for job in batch:
             try:
                 code, msg = job.return_value
             except Exception as e:  # the launcher itself failed this job
-                code, msg = 1, f"job {job.overrides}: {_one_line(e)[:300]}"
+                code, msg = 1, f"job {job.overrides}: {one_line(e)[:300]}"
             results.append((code, msg, job))
     outs = set()
     for code, msg, job in results:
@@ -67,12 +66,12 @@ def multirun(overrides: list[str], config_dir: str | None, log=print) -> int:
             log(f"all shards captured: join them with  python -m capture merge {o}")
     if failed:
         c, m = failed[-1]
-        raise _JobFailed(f"{m}" + (f" ({len(failed)} of {len(results)} jobs failed)" if len(results) > 1 else "")
+        raise JobFailed(f"{m}" + (f" ({len(failed)} of {len(results)} jobs failed)" if len(results) > 1 else "")
                          + "; rerun the same command to resume", c)
     return 0
 
 
-class _JobFailed(AmpcapError):
+class JobFailed(AmpcapError):
     def __init__(self, msg: str, code: int):
         super().__init__(msg)
         self.exit_code = code

@@ -9,9 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dataset as ds
-from .reportkit import (ReportFiles, db, esc, flac_bytes, headroom, headroom_note, knob_text, page, player_group,
-                        scatter_svg, spectrum_chart, spectrum_frames, split_legend, table)
+from ampcap import dataset as ds
+from ampcap.reportkit import (
+    ReportFiles,
+    db,
+    esc,
+    flac_bytes,
+    headroom,
+    headroom_note,
+    knob_text,
+    page,
+    player_group,
+    scatter_svg,
+    spectrum_chart,
+    spectrum_frames,
+    split_legend,
+    table,
+)
 
 PLAYERS = 5          # settings with a player (plus the DI)
 EXCERPT_S = 10.0     # seconds of each, from the start of the DI

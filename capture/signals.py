@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.signal import lfilter
 
-from .errors import SignalError
+from ampcap.errors import SignalError
+from ampcap.wav import wav_truncation
 
 REGIONS = ("train", "val", "test")
 CLIP_LEVEL = 0.999  # |x| at or above this counts as full scale (clipping check)
@@ -228,31 +228,6 @@ def check_di(audio: np.ndarray, sr: int, where: str, min_duration_s: float = 5.0
         raise SignalError(f"{where}: looks clipped ({int(full.sum())} samples at full scale); re-record with lower input gain")
 
 
-def wav_truncation(path) -> tuple[int, int] | None:
-    """(bytes present, bytes declared) of a RIFF/WAVE file's data chunk when the file ends before the
-    data its header declares (a cut-short copy or export), else None. Other formats: None (libsndfile
-    reports their damage itself). Audio libraries read such a WAV silently up to where it ends."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            pos = 12
-            while pos + 8 <= size:
-                f.seek(pos)
-                cid, clen = struct.unpack("<4sI", f.read(8))
-                if cid == b"data":
-                    present = size - (pos + 8)
-                    if clen not in (0, 0xFFFFFFFF) and clen > present:  # 0 / -1: length left open by a streaming writer
-                        return present, clen
-                    return None
-                pos += 8 + clen + (clen & 1)
-    except OSError:
-        return None
-    return None
-
-
 def file_signal(path: str, sr: int, val_fraction: float, test_fraction: float, min_duration_s: float = 5.0) -> Signal:
     """A user's DI file: must be mono, at the plugin's sample rate, finite, complete, unclipped and long enough."""
     import soundfile as sf
@@ -268,7 +243,8 @@ def file_signal(path: str, sr: int, val_fraction: float, test_fraction: float, m
     except Exception as e:
         raise SignalError(f"{where}: cannot read audio ({' '.join(str(e).split())[:120]}); give a WAV, FLAC or AIFF file") from None
     if info.samplerate != sr:
-        raise SignalError(f"{where}: sample rate {info.samplerate} Hz, but the plugin runs at {sr} Hz; resample the DI or set plugin.sample_rate={info.samplerate}")
+        raise SignalError(f"{where}: sample rate {info.samplerate} Hz, but the plugin runs at {sr} Hz; resample the DI "
+                          f"or set plugin.sample_rate={info.samplerate}")
     if info.channels != 1:
         raise SignalError(f"{where}: {info.channels} channels; a DI must be mono (e.g. `sox in.wav out.wav remix 1`)")
     cut = wav_truncation(fpath)

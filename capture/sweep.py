@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 
-from .errors import ConfigError
-from .knobs import KnobSet
+from ampcap.errors import ConfigError
+from ampcap.knobs import KnobSet
 
 DESIGNS = ("grid", "random", "sobol", "lhs", "oat", "line", "single")
 

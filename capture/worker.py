@@ -8,12 +8,17 @@ import os
 import signal
 import sys
 import time
-from multiprocessing.connection import Connection, wait as wait_any
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_any
 from pathlib import Path
 
 import numpy as np
 
-from .errors import STORAGE_ERRNOS
+from ampcap import errors
+from ampcap.errors import STORAGE_ERRNOS, AmpcapError
+
+from .host import describe, make_amp
+from .tasks import capture_one, plugin_checks
 
 START_TIMEOUT_S = 60.0   # spawn + imports + plugin load, on top of plugin.init_timeout_s
 
@@ -39,9 +44,6 @@ def serve(conn: Connection, pcfg: dict, di: np.ndarray, root: str) -> None:
     ("checks", check, other) tasks until told to stop or the pipe closes."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
-    from .host import make_amp
-    from .runner import capture_one, plugin_checks
-
     try:
         amp = make_amp(pcfg)
     except Exception as e:
@@ -76,8 +78,6 @@ def serve(conn: Connection, pcfg: dict, di: np.ndarray, root: str) -> None:
 
 
 def _describe(e: Exception) -> str:
-    from .errors import AmpcapError
-
     text = " ".join(str(e).split())
     return text if isinstance(e, AmpcapError) else f"plugin raised {type(e).__name__}: {text[:300]}"
 
@@ -204,9 +204,6 @@ def _describe_serve(conn: Connection, pcfg: dict, for_params: bool) -> None:
     """Child process: load the plugin once and send back its description (or the error)."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .errors import AmpcapError
-    from .host import describe
-
     try:
         reply = ("ok", describe(pcfg, for_params))
     except AmpcapError as e:
@@ -220,8 +217,6 @@ def describe_in_worker(pcfg: dict, for_params: bool = False, ctx=None) -> dict:
     """Load the plugin in a child process and return its description (capture/host.py `describe`), so
     a plugin that crashes or hangs while it loads ends that child, not the command. Config and plugin
     errors come back as the same one-line errors as when loaded here."""
-    from . import errors
-
     ctx = ctx or mp.get_context("spawn")
     conn, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_describe_serve, args=(child, pcfg, for_params), daemon=True)

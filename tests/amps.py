@@ -142,7 +142,7 @@ class ManyChoicesAmp(TestAmp):
     CABS = [f"Cabinet {i:02d}: 4x12 Vintage Greenback, SM57 off-axis" for i in range(25)]
 
     def __init__(self, cfg):
-        from capture.knobs import KnobSet, knob_from_config
+        from ampcap.knobs import KnobSet, knob_from_config
 
         super().__init__(cfg)
         self.knobs = KnobSet(list(self.knobs) + [knob_from_config("cabinet_model_selection", {"choices": self.CABS})])

@@ -203,7 +203,7 @@ def hold_lock(path: Path):
     import subprocess
     import sys
 
-    code = ("import sys, time; from pathlib import Path; from capture.dataset import lock_dir; "
+    code = ("import sys, time; from pathlib import Path; from ampcap.dirlock import lock_dir; "
             "lock_dir(Path(sys.argv[1]), 'busy'); print('locked', flush=True); time.sleep(600)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     HOLDERS.append(proc)

@@ -1,7 +1,6 @@
 """The capture commands as a user runs them: datasets written and verified, resume, refusal of
 changed reruns, parallel and sharded captures equal to a plain one, and one-line errors."""
 import json
-import os
 import random
 import shutil
 import signal
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from capture.dataset import read_manifest, verify
+from ampcap.dataset import read_manifest, verify
 from tests.conftest import ROOT, SMALL, error_lines, run_cli
 
 
@@ -119,7 +118,7 @@ def test_verify_catches_missing_file_and_wrong_length(small_dataset, tmp_path):
     (d / "settings" / "00001.wav").unlink()
     m = json.loads((d / "manifest.json").read_text())
     sf.write(d / "settings" / "00003.wav", np.zeros(100, np.float32), 48000, subtype="FLOAT")
-    from capture.dataset import sha256_of
+    from ampcap.files import sha256_of
 
     m["settings"][3]["sha256"] = sha256_of(d / "settings" / "00003.wav")
     (d / "manifest.json").write_text(json.dumps(m))

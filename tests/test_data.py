@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from ampcap.dataset import read_manifest
+from ampcap.errors import DatasetError
 from amptrain.data import gather, load_split, segment_plan
-from capture.dataset import read_manifest
-from capture.errors import DatasetError
 from tests.conftest import SMALL, run_cli
 
 

@@ -105,7 +105,7 @@ def test_nam_file_follows_the_core_rules_and_plays_as_our_render(tmp_path, condi
     import torch
     from nam.models import init_from_nam
 
-    from amptrain.export import export
+    from amptrain.sampling.export import export
 
     net = make_net(hidden=12, conditioning=conditioning)
     if conditioning == "film":  # the zero-initialised FiLM projection would make the knobs inert
@@ -134,7 +134,7 @@ def test_nam_metadata_is_what_nams_trainer_writes(tmp_path):
     import torch
     from nam.models import init_from_nam
 
-    from amptrain.export import export
+    from amptrain.sampling.export import export
 
     before = datetime.now().replace(microsecond=0)
     cfg = json.loads(export(amp_of(make_net(hidden=12, knobs=GAIN)), "nam", tmp_path / "m.nam", {"gain": 6.0},
@@ -153,7 +153,7 @@ def test_nam_metadata_is_what_nams_trainer_writes(tmp_path):
 
 
 def test_nam_rules_catch_what_the_core_would_refuse_or_misread(tmp_path):
-    from amptrain.export import export
+    from amptrain.sampling.export import export
 
     cfg = json.loads(export(amp_of(make_net(hidden=4, knobs=GAIN)), "nam", tmp_path / "m.nam", {}).read_text())
     assert nam_core_problems({**cfg, "version": "0.6.0"}) == ["version 0.6.0: the core loads 0.5.x only"]
@@ -214,8 +214,8 @@ def proteus_net(knobs=GAIN, conditioning="concat"):
 
 
 def test_proteus_file_passes_the_plugins_checks_and_plays_as_our_render(tmp_path):
-    from amptrain.amp import resample
-    from amptrain.export import export
+    from amptrain.sampling.amp import resample
+    from amptrain.sampling.export import export
 
     amp = amp_of(proteus_net())
     cfg = json.loads(export(amp, "proteus", tmp_path / "p.json").read_text())
@@ -236,7 +236,7 @@ def test_proteus_file_passes_the_plugins_checks_and_plays_as_our_render(tmp_path
 
 
 def test_proteus_rules_catch_files_the_plugin_would_refuse_or_misplay(tmp_path):
-    from amptrain.export import export
+    from amptrain.sampling.export import export
 
     cfg = json.loads(export(amp_of(proteus_net()), "proteus", tmp_path / "p.json").read_text())
     assert "model list refuses it" in proteus_problems({**cfg, "model_data": {**cfg["model_data"], "hidden_size": 32}})[0]
@@ -256,7 +256,7 @@ REFUSED = [  # (model, the reasons its one error line must give)
 
 @pytest.mark.parametrize("build, reasons", REFUSED)
 def test_proteus_refuses_what_the_plugin_would_not_play_as_trained(tmp_path, build, reasons):
-    from amptrain.export import ExportError, export
+    from amptrain.sampling.export import ExportError, export
 
     with pytest.raises(ExportError) as e:
         export(amp_of(make_net(**build)), "proteus", tmp_path / "p.json")
@@ -317,7 +317,7 @@ def rtneural_play(cfg: dict, inputs: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("skip", [False, True])
 def test_rtneural_file_follows_the_parser_and_plays_as_our_render(tmp_path, skip):
-    from amptrain.export import export
+    from amptrain.sampling.export import export
 
     amp = amp_of(make_net(hidden=8, skip=skip))
     cfg = json.loads(export(amp, "rtneural", tmp_path / "r.json").read_text())
@@ -353,7 +353,7 @@ def test_rtneural_export_says_when_aida_x_would_not_list_the_model(tmp_path, cap
     ("nam", dict(knobs=GAIN, skip=True), "NAM's LSTM has no input-to-output skip"),
 ])
 def test_formats_refuse_models_they_cannot_hold(tmp_path, fmt, build, message):
-    from amptrain.export import ExportError, export
+    from amptrain.sampling.export import ExportError, export
 
     with pytest.raises(ExportError) as e:
         export(amp_of(make_net(hidden=4, **build)), fmt, tmp_path / "x.out")
@@ -408,14 +408,14 @@ def test_export_bad_inputs_are_one_line(tmp_path, capsys, monkeypatch, args, mes
 # --- the path to a model Proteus plays: model=proteus, +experiment=proteus ----------------------
 
 def test_the_proteus_experiment_is_a_model_proteus_plays():
-    from amptrain import config  # noqa: F401 - registers the schema
-    from capture.config import compose
+    from amptrain.config import compose_train
+    from capture.config import compose_capture
 
-    cfg = compose("train", ["+experiment=proteus"])
+    cfg = compose_train(["+experiment=proteus"])
     assert (cfg.model.hidden_size, cfg.model.skip, cfg.model.conditioning) == (40, True, "concat")
-    cap = compose("capture", [f"plugin={cfg.dataset.plugin}", f"sweep={cfg.dataset.sweep}", *cfg.dataset.capture_overrides])
+    cap = compose_capture([f"plugin={cfg.dataset.plugin}", f"sweep={cfg.dataset.sweep}", *cfg.dataset.capture_overrides])
     assert cap.plugin.sample_rate == 44100 and cap.sweep.design == "line"  # one knob moves
-    assert cap.out != compose("capture", ["sweep=gain_sweep"]).out  # not the 48 kHz dataset's folder
+    assert cap.out != compose_capture(["sweep=gain_sweep"]).out  # not the 48 kHz dataset's folder
 
 
 @pytest.mark.slow

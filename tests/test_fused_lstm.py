@@ -50,7 +50,7 @@ def test_trained_fused_model_saves_and_renders(tmp_path):
 
     from amptrain.losses import make_loss
     from amptrain.model import AmpNet
-    from amptrain.render import render_sequential
+    from amptrain.sampling.render import render_sequential
     from amptrain.tbptt import TBPTT
 
     keras.utils.set_random_seed(0)

@@ -1,4 +1,4 @@
-"""A built wheel works outside the checkout: the configs ship inside the package (capture/conf), so
+"""A built wheel works outside the checkout: the configs ship inside the package (ampcap/conf), so
 `python -m capture params` and a tiny `capture sweep` run from any folder (what `pip install ampcap`
 gives a user). The wheel goes into a fresh venv that borrows this venv's dependencies (not its editable
 ampcap), the way .ci/run checks it."""
@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-SOURCES = ["capture", "amptrain", "conf", "pyproject.toml", "README.md"]
+SOURCES = ["ampcap", "capture", "amptrain", "conf", "pyproject.toml", "README.md"]
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,12 @@ def wheel_venv(tmp_path_factory):
 def test_wheel_holds_the_configs(wheel_venv):
     _, wheel = wheel_venv
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"capture/conf/capture.yaml", "capture/conf/train.yaml", "capture/conf/plugin/refamp.yaml",
-            "capture/conf/experiment/gain_sweep.yaml", "capture/conf/sweep/tiny.yaml"} <= names
-    conf = {str(p.relative_to(ROOT)).replace("conf/", "capture/conf/", 1) for p in (ROOT / "conf").rglob("*.yaml")}
+    assert {"ampcap/conf/capture.yaml", "ampcap/conf/train.yaml", "ampcap/conf/plugin/refamp.yaml",
+            "ampcap/conf/experiment/gain_sweep.yaml", "ampcap/conf/sweep/tiny.yaml"} <= names
+    conf = {str(p.relative_to(ROOT)).replace("conf/", "ampcap/conf/", 1) for p in (ROOT / "conf").rglob("*.yaml")}
     assert conf <= names  # every config of the checkout, none left behind
+    packages = {n.split("/")[0] for n in names if n.endswith(".py")}
+    assert {"ampcap", "capture", "amptrain"} <= packages and "amptrain/sampling/cli.py" in names
 
 
 def test_installed_wheel_runs_params_and_a_tiny_sweep_outside_the_checkout(wheel_venv, tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.errors import ConfigError
+from ampcap.errors import ConfigError
 from tests.conftest import ROOT, run_cli
 
 QUICK = ["trainer=quick", "trainer.progress=false", "model=lstm8"]
@@ -216,7 +216,7 @@ def test_a_worker_that_dies_ends_the_other_with_one_line(gain_dataset, tmp_path)
     ({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, (1, 0)),
 ])
 def test_cluster_from_tf_config(monkeypatch, cfg, expect):
-    from amptrain.run import cluster_from_env, is_chief
+    from amptrain.cluster import cluster_from_env, is_chief
 
     monkeypatch.setenv("TF_CONFIG", json.dumps(cfg))
     c = cluster_from_env()
@@ -231,7 +231,7 @@ def test_cluster_from_tf_config(monkeypatch, cfg, expect):
     (json.dumps({"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief", "index": 0}}), "only one"),
 ])
 def test_bad_tf_config_is_one_line(monkeypatch, raw, expect):
-    from amptrain.run import cluster_from_env
+    from amptrain.cluster import cluster_from_env
 
     monkeypatch.setenv("TF_CONFIG", raw)
     with pytest.raises(ConfigError, match=expect):
@@ -239,7 +239,7 @@ def test_bad_tf_config_is_one_line(monkeypatch, raw, expect):
 
 
 def test_no_tf_config_is_one_process(monkeypatch):
-    from amptrain.run import cluster_from_env, is_chief
+    from amptrain.cluster import cluster_from_env, is_chief
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert cluster_from_env() is None and is_chief()

@@ -40,8 +40,8 @@ class _NoWeights:
 
 
 def test_keras_file_with_a_lambda_is_refused_before_keras_reads_it(tmp_path):
-    from amptrain.amp import ModelError, load_net, read_info
-    from amptrain.cli import quiet_tensorflow
+    from amptrain.sampling.amp import ModelError, load_net, read_info
+    from amptrain.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     import keras

@@ -2,10 +2,10 @@
 channel-dependent parameters and latency. A stand-in for pedalboard's plugin object is used here
 (the real-plugin path is exercised with a plugin built from source in the refamp tests)."""
 import numpy as np
+import pedalboard
 import pytest
 
-import pedalboard
-from capture.errors import ConfigError, PluginError
+from ampcap.errors import ConfigError, PluginError
 from capture.host import PluginAmp, measure_latency, render_setting
 from tests.conftest import error_lines, run_cli
 

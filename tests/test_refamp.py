@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from capture.dataset import read_manifest
+from ampcap.dataset import read_manifest
 from tests.conftest import error_lines, run_cli
 
 SMALL = ["signal.duration_s=6", "progress=false"]

@@ -60,7 +60,7 @@ def folder_bytes(page: Path) -> int:
 # --- pure pieces ----------------------------------------------------------------------------------
 
 def test_spectrum_frames_put_a_sine_in_its_band():
-    from capture.reportkit import band_centres, spectrum_frames
+    from ampcap.reportkit import band_centres, spectrum_frames
 
     sr = 48000
     t = np.arange(sr) / sr
@@ -79,7 +79,7 @@ def test_flac_keeps_the_signal_to_16_bits():
 
     import soundfile as sf
 
-    from capture.reportkit import flac_bytes
+    from ampcap.reportkit import flac_bytes
 
     y = (0.3 * np.sin(np.arange(48000) * 0.05)).astype(np.float32)
     b = flac_bytes(np.concatenate([y, [1.7, -2.0]]).astype(np.float32), 48000)
@@ -91,7 +91,7 @@ def test_flac_keeps_the_signal_to_16_bits():
 
 
 def test_headroom_scales_a_hot_group_alike():
-    from capture.reportkit import headroom
+    from ampcap.reportkit import headroom
 
     assert headroom([np.array([0.5, -0.9]), np.array([0.2])]) == 1.0
     assert headroom([np.array([0.5, -4.9]), np.array([2.0])]) == pytest.approx(0.98 / 4.9)
@@ -103,7 +103,8 @@ def test_hot_plugin_output_is_played_scaled_not_clipped(dataset, tmp_path):
     are turned down together (levels relative to each other kept) instead of clipping."""
     import soundfile as sf
 
-    from capture.dataset import load_setting, read_manifest, write_manifest, write_wav
+    from ampcap.dataset import load_setting, read_manifest, write_manifest
+    from ampcap.wav import write_wav
 
     d = tmp_path / "hot"
     shutil.copytree(dataset, d)
@@ -159,8 +160,8 @@ def test_the_explanation_reads_the_runs_numbers(esr, words):
 
 
 def test_knob_grid_covers_the_range_and_every_choice():
+    from ampcap.knobs import Knob
     from amptrain.report_html import knob_grid
-    from capture.knobs import Knob
 
     vals, labels = knob_grid(Knob("gain", 0.0, 10.0, 5.0), 7)
     assert vals[0] == 0.0 and vals[-1] == 10.0 and len(vals) == 7 and labels[1] == "1.67"
@@ -170,7 +171,7 @@ def test_knob_grid_covers_the_range_and_every_choice():
 # --- the dataset report -------------------------------------------------------------------------
 
 def test_capture_writes_a_self_contained_report(dataset):
-    from capture.dataset import read_manifest
+    from ampcap.dataset import read_manifest
 
     page = dataset / "report.html"
     refs = assert_self_contained(page)
@@ -189,7 +190,7 @@ def test_capture_writes_a_self_contained_report(dataset):
 
 
 def test_capture_report_lists_failed_settings_warnings_and_damage(dataset, tmp_path):
-    from capture.dataset import read_manifest, write_manifest
+    from ampcap.dataset import read_manifest, write_manifest
 
     d = tmp_path / "ds"
     shutil.copytree(dataset, d)

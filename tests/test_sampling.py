@@ -18,7 +18,7 @@ KNOBS = [{"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "defaul
 
 def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1, sample_rate=SR):
     """An untrained model with its knob inputs made strong enough to matter audibly."""
-    from amptrain.cli import quiet_tensorflow
+    from amptrain.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     import keras
@@ -128,7 +128,7 @@ def test_streaming_equals_offline_with_knobs_changing_between_blocks(amp):
 
 
 def test_knob_smoothing_removes_the_click_of_a_knob_jump(amp):
-    from amptrain.artefacts import click_excess_db
+    from amptrain.sampling.artefacts import click_excess_db
 
     t = np.arange(SR) / SR
     x = (0.3 * np.sin(2 * np.pi * 110 * t) * np.exp(-t)).astype(np.float32)  # a sustained note
@@ -151,7 +151,7 @@ def test_knob_smoothing_removes_the_click_of_a_knob_jump(amp):
     ({"gain": [(0, 2), (1, 30)]}, "automation point 1: 30 is outside its range"),
 ])
 def test_bad_knobs_are_one_line_errors(amp, knobs, message):
-    from capture.errors import ConfigError
+    from ampcap.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         amp.render(np.zeros(100, np.float32), **knobs)
@@ -180,7 +180,7 @@ def filter_amp():
 
 
 def test_render_takes_the_input_rate_and_resamples_in_and_out(amp):
-    from amptrain.amp import resample
+    from amptrain.sampling.amp import resample
 
     lp = filter_amp()
     x48 = di(1.0)
@@ -204,7 +204,7 @@ def test_render_takes_the_input_rate_and_resamples_in_and_out(amp):
     (44100.5, "positive whole number of Hz"), ("44100", "must be a number of Hz"), (True, "must be a number of Hz"),
 ])
 def test_bad_sample_rates_are_one_line_errors(amp, rate, message):
-    from capture.errors import ConfigError
+    from ampcap.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         amp.render(np.zeros(100, np.float32), rate)
@@ -212,7 +212,7 @@ def test_bad_sample_rates_are_one_line_errors(amp, rate, message):
 
 
 def test_a_stream_at_another_rate_is_refused_with_what_to_do(amp):
-    from capture.errors import ConfigError
+    from ampcap.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         amp.stream(44100)
@@ -243,7 +243,7 @@ def test_every_render_starts_like_a_settled_one(amp, mode):
 
 
 def test_chunked_renders_of_several_settings_each_start_settled(amp):
-    from amptrain.render import render_chunked
+    from amptrain.sampling.render import render_chunked
 
     x = di(0.3)
     settings = [{"gain": 1.0, "channel": "clean"}, {"gain": 9.0, "channel": "lead"}]
@@ -286,7 +286,7 @@ def cli(capsys, *args):
 
 def test_sample_writes_input_length_and_rate_from_stereo_44k(run_dir, amp, tmp_path, capsys):
     x = di(1.0)
-    from amptrain.sample import resample
+    from amptrain.sampling.amp import resample
 
     x44 = resample(x, SR, 44100)
     sf.write(tmp_path / "di.wav", np.stack([x44, x44], axis=1), 44100, subtype="PCM_24")
@@ -392,7 +392,7 @@ def test_sample_bad_inputs_are_one_line_and_write_nothing(run_dir, tmp_path, cap
 def test_knobless_model_renders_prewarmed():
     """A snapshot model (no knob inputs, n_cond 0) settles and renders in every mode."""
     from amptrain.model import AmpNet
-    from amptrain.render import Stream, render_chunked, render_sequential, settle
+    from amptrain.sampling.render import Stream, render_chunked, render_sequential, settle
 
     m = AmpNet(hidden_size=4, n_cond=0).build_weights()
     x = (0.2 * np.random.default_rng(0).standard_normal(3000)).astype(np.float32)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from capture.errors import SignalError
+from ampcap.errors import SignalError
 from capture.signals import builtin_signal, check_di, file_signal, pluck, wav_truncation
 
 SR = 48000

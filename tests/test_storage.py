@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from capture.dataset import read_manifest, verify
+from ampcap.dataset import read_manifest, verify
 from tests.conftest import SMALL, error_lines, run_cli
 
 
@@ -57,7 +57,7 @@ def test_capture_on_a_full_disk_stops_cleanly_and_resumes_after_space_is_freed(m
     m = read_manifest(out)           # the manifest is whole (the last good one), not cut off
     assert not m["complete"]
     assert not list(out.rglob("*.tmp"))
-    from capture.dataset import sha256_of
+    from ampcap.files import sha256_of
 
     for s in m["settings"]:          # what it says is captured really is, byte for byte
         if s["status"] == "done":

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from capture.errors import ConfigError
+from ampcap.errors import ConfigError
 from capture.host import BuiltinAmp
 from capture.sweep import DESIGNS, parse_shard, plan
 

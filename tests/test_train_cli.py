@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.config import compose, to_dict, validate
+from ampcap.config import to_dict, validate
+from amptrain.config import compose_train
+from capture.config import compose_capture
 from tests.conftest import ROOT, error_lines, run_cli
 
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))  # every one there is
@@ -25,16 +27,16 @@ def train(*args, **kw):
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_experiment_composes_and_builds_a_model(name):
-    from amptrain.config import TrainConfig, check
+    from ampcap.knobs import knob_from_config
     from amptrain.conditioning import n_features
+    from amptrain.config import TrainConfig, check
     from amptrain.model import AmpNet
     from capture.host import make_amp
-    from capture.knobs import knob_from_config
 
-    cfg = to_dict(validate(compose("train", [f"+experiment={name}"]), TrainConfig))
+    cfg = to_dict(validate(compose_train([f"+experiment={name}"]), TrainConfig))
     check(cfg)
     assert cfg["name"] == name
-    ccfg = to_dict(compose("capture", [f"plugin={cfg['dataset']['plugin']}", f"sweep={cfg['dataset']['sweep']}"]))
+    ccfg = to_dict(compose_capture([f"plugin={cfg['dataset']['plugin']}", f"sweep={cfg['dataset']['sweep']}"]))
     if ccfg["plugin"]["kind"] == "builtin":
         knobs = [k.to_json() for k in make_amp(ccfg["plugin"]).knobs]
     else:  # Nolly is not installed here: knob specs from its config, ranges (read from the plugin) 0-10
@@ -93,7 +95,7 @@ def test_tampered_dataset_is_refused(small_dataset, tmp_path):
 def test_dataset_with_failed_settings_says_which_and_how_to_retry(small_dataset, tmp_path):
     import shutil
 
-    from capture.dataset import read_manifest, write_manifest
+    from ampcap.dataset import read_manifest, write_manifest
 
     bad = tmp_path / "partial"
     shutil.copytree(small_dataset, bad)
@@ -135,10 +137,10 @@ def test_builtin_dataset_is_captured_then_a_complete_run_written(tmp_path):
 
     import keras
 
+    from ampcap.dataset import read_manifest
     from amptrain.data import load_split
     from amptrain.evaluate import evaluate
     from amptrain.model import AmpNet
-    from capture.dataset import read_manifest
 
     model = keras.saving.load_model(run / "model.keras")
     knobs = model.knobs
@@ -179,7 +181,7 @@ def _checkpoints_load(run: Path) -> dict:
 
 
 def _temps(run: Path) -> list[Path]:
-    from amptrain.checkpoint import STALE
+    from ampcap.files import STALE
 
     return [f for f in run.rglob(".*") if STALE.match(f.name)]
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from capture.dataset import read_manifest
-from tests.conftest import ROOT, SMALL, error_lines, run_cli
+from ampcap.dataset import read_manifest
+from tests.conftest import SMALL, error_lines, run_cli
 
 QUICK = ["trainer=quick", "trainer.progress=false", "model=lstm8"]
 
@@ -46,7 +46,7 @@ def test_allow_failed_trains_on_the_captured_settings_and_lists_the_failed_ones(
     p = run_cli("amptrain", *QUICK, "dataset=path", f"dataset.path={out}", "dataset.allow_failed=true",
                 "trainer.max_epochs=1", f"run_dir={run}", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert f"training without its 1 failed setting(s) (dataset.allow_failed=true)" in p.stderr
+    assert "training without its 1 failed setting(s) (dataset.allow_failed=true)" in p.stderr
     assert f"  {bad['id']} (train)" in p.stderr and "SIGSEGV" in p.stderr
     n_train = sum(s["split"] == "train" for s in read_manifest(out)["settings"])
     assert f"{n_train - 1} training settings" in p.stderr

@@ -75,7 +75,7 @@ def test_retracing_notice_is_dropped_other_warnings_kept():
     """Rendering compiles per input shape on purpose; TensorFlow's retracing notice would end every run."""
     import logging
 
-    from amptrain.cli import quiet_tensorflow
+    from amptrain.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf

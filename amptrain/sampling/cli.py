@@ -1,17 +1,22 @@
-"""`python -m amptrain sample|export|knobs key=value ...`: render a DI file through a trained model at any
-knob setting (fixed, automated, or a grid of values), export it for real-time players, list its knobs."""
+"""`python -m amptrain sample|export|knobs key=value ...` (dispatched by amptrain/cli.py): render a DI
+file through a trained model at any knob setting (fixed, automated, or a grid of values), export it
+for real-time players, list its knobs."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
-from capture.errors import ConfigError, SignalError
-from capture.signals import wav_truncation
+from ampcap.cli import print_table
+from ampcap.errors import ConfigError, SignalError
+from ampcap.wav import wav_truncation, write_wav
 
-from .amp import resample  # noqa: F401 - the resampler `sample` uses (kept importable here)
+from ..plots import plot_knob_grid
+from .amp import MODES, AmpModel, read_info
 from .automation import DEFAULT_SMOOTH_MS
+from .export import FORMATS, aida_x_note, check_knobs_for, export
 
 SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress"}
 EXPORT_KEYS = {"run", "format", "output"}
@@ -74,8 +79,6 @@ def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
     """The DI as mono float32 at the file's own rate, and that rate. Stereo is mixed to mono, another
     rate than the model's is said in the log (the render resamples it in and back out); missing,
     unreadable, truncated, empty or NaN files are refused."""
-    import soundfile as sf
-
     if not path.exists():
         raise SignalError(f"input: {path}: no such file (check the path; relative paths start from the current directory)")
     if path.is_dir():
@@ -112,10 +115,6 @@ def check_output(path: Path, suffixes: tuple[str, ...]) -> Path:
 
 
 def cmd_sample(args: list[str], log) -> int:
-    from capture.dataset import write_wav
-
-    from .amp import MODES, AmpModel, read_info
-
     opts, knobs = parse_args(args, SAMPLE_KEYS, "sample")
     for key in ("run", "input", "output"):
         if key not in opts:
@@ -163,8 +162,6 @@ def cmd_sample(args: list[str], log) -> int:
         renders.append(y)
         files.append(f)
         log(f"wrote {f}")
-    from .plots import plot_knob_grid
-
     png = out.with_name(f"{out.stem}_{name}.png")
     plot_knob_grid(png, name, values, renders, in_rate)
     log(f"wrote {png} (loudness and spectrum against {name})")
@@ -194,9 +191,6 @@ def describe(amp, knobs: dict) -> str:
 
 
 def cmd_export(args: list[str], log) -> int:
-    from .amp import AmpModel, read_info
-    from .export import FORMATS, aida_x_note, check_knobs_for, export
-
     opts, knobs = parse_args(args, EXPORT_KEYS, "export")
     for key in ("run", "format"):
         if key not in opts:
@@ -226,10 +220,6 @@ def cmd_export(args: list[str], log) -> int:
 
 
 def cmd_knobs(args: list[str], log) -> int:
-    from capture.cli import print_table
-
-    from .amp import AmpModel
-
     opts, _ = parse_args(args, {"run"}, "knobs")
     if "run" not in opts:
         raise ConfigError("knobs: run=... is required (python -m amptrain knobs run=RUN_DIR)")

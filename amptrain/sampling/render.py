@@ -1,4 +1,5 @@
-"""Rendering audio with a trained model: a compiled forward pass, and chunked rendering that cuts a
+"""Rendering audio with a trained model (the one render core: `render`, and its batch form
+`render_chunked`): a compiled forward pass, and chunked rendering that cuts a
 long signal into chunks processed as one batch, each preceded by a warm-up overlap so that its
 state has settled by the time its own samples start (matches a sequential run). Every render starts
 pre-warmed: from the state the model settles in on silence at its starting knobs, as NAM's engine
@@ -56,6 +57,8 @@ def start_cond(cond: np.ndarray) -> np.ndarray:
     return cond[:, 0] if cond.ndim == 3 else cond
 
 
+MODES = ("chunked", "sequential", "streaming")
+STREAM_BLOCK = 4096      # mode=streaming renders block by block, as a live player would
 DEFAULT_OVERLAP = 2048   # warm-up samples before each chunk (43 ms at 48 kHz): -126 dB vs sequential on gain_sweep (benchmarks/render.py)
 MIN_CHUNK = 2400         # shortest automatic chunk
 TARGET_ROWS = 64         # automatic chunking aims at about this many chunks in one batch
@@ -77,68 +80,71 @@ def render_chunked(model, x: np.ndarray, cond: np.ndarray, chunk: int | None = 9
     chunk=None picks the length with `auto_chunk`."""
     x = np.asarray(x, np.float32)
     S, T = x.shape
-    C = cond.shape[-1]
-    track = cond.ndim == 3
     chunk = auto_chunk(S * T, overlap) if chunk is None else chunk
     chunk = max(1, min(int(chunk), T))
+    if prewarm:
+        h0, c0 = (np.asarray(a) for a in settle(model, start_cond(cond)))
+    else:
+        h0 = c0 = np.zeros((S, model.hidden_size), np.float32)
     bar = None
     if progress and S * T > 30 * model.sample_rate:
         from tqdm import tqdm
 
         bar = tqdm(total=S * T, unit="sample", unit_scale=True, desc="render", leave=False)
-    starts = np.arange(0, T, chunk)
-    out = np.zeros((S, T), np.float32)
-
-    if prewarm:
-        h0, c0 = (np.asarray(a) for a in settle(model, start_cond(cond)))
-    else:
-        h0 = c0 = np.zeros((S, model.hidden_size), np.float32)
 
     def run(xb, cb, rows):
         res = []
         for i in range(0, len(xb), max_batch):
-            xs, cs = xb[i: i + max_batch], cb[i: i + max_batch]
             h, s = h0[rows[i: i + max_batch]], c0[rows[i: i + max_batch]]
-            res.append(np.asarray(forward(model, xs[..., None], cs, h, s)[0])[..., 0])
+            res.append(np.asarray(forward(model, xb[i: i + max_batch, :, None], cb[i: i + max_batch], h, s)[0])[..., 0])
             if bar is not None:
-                bar.update(len(xs) * min(chunk, T))
+                bar.update(len(res[-1]) * min(chunk, T))
         return np.concatenate(res)
 
-    def cond_slice(si, a, b, n):
-        if track:
-            seg = np.zeros((n, C), np.float32)
-            seg[: b - a] = cond[si, a:b]
-            if b - a < n and b > a:
-                seg[b - a:] = cond[si, b - 1]
-            return seg
-        return np.broadcast_to(cond[si], (n, C))
-
+    out = np.zeros((S, T), np.float32)
     # first chunks: from the settled (or zero) state, as a sequential run
-    first = run(x[:, :chunk], np.stack([cond_slice(si, 0, chunk, chunk) for si in range(S)]), np.arange(S))
-    out[:, :chunk] = first
-    rest = starts[1:]
+    out[:, :chunk] = run(x[:, :chunk], np.stack([_cond_slice(cond, si, 0, chunk, chunk) for si in range(S)]), np.arange(S))
+    rest = np.arange(0, T, chunk)[1:]
     if len(rest):
-        n = overlap + chunk
-        xb = np.zeros((S * len(rest), n), np.float32)
-        cb = np.zeros((S * len(rest), n, C), np.float32)
-        k = 0
-        for si in range(S):
-            for t in rest:
-                a, b = max(0, t - overlap), min(T, t + chunk)
-                off = n - chunk - (t - a)  # left-pad when the overlap would start before 0
-                xb[k, off: off + b - a] = x[si, a:b]
-                cb[k, off: off + b - a] = cond_slice(si, a, b, b - a)
-                k += 1
+        xb, cb = _overlapped(x, cond, rest, chunk, overlap)
         yb = run(xb, cb, np.repeat(np.arange(S), len(rest)))
-        k = 0
-        for si in range(S):
-            for t in rest:
-                e = min(T, t + chunk)
-                out[si, t:e] = yb[k, overlap: overlap + e - t]
-                k += 1
+        for k, (si, t) in enumerate((si, t) for si in range(S) for t in rest):
+            e = min(T, t + chunk)
+            out[si, t:e] = yb[k, overlap: overlap + e - t]
     if bar is not None:
         bar.close()
     return out
+
+
+def _cond_slice(cond: np.ndarray, si: int, a: int, b: int, n: int) -> np.ndarray:
+    """Row si's knob features for samples a..b as (n, C): a track is cut (and held at its last value
+    past its end), fixed features are repeated."""
+    if cond.ndim == 3:
+        seg = np.zeros((n, cond.shape[-1]), np.float32)
+        seg[: b - a] = cond[si, a:b]
+        if b - a < n and b > a:
+            seg[b - a:] = cond[si, b - 1]
+        return seg
+    return np.broadcast_to(cond[si], (n, cond.shape[-1]))
+
+
+def _overlapped(x: np.ndarray, cond: np.ndarray, starts: np.ndarray, chunk: int, overlap: int):
+    """Every later chunk of every row with the `overlap` samples before it, as one batch
+    (S * len(starts), overlap + chunk) of audio and features (left-padded where the overlap would
+    start before 0)."""
+    S, T = x.shape
+    n = overlap + chunk
+    xb = np.zeros((S * len(starts), n), np.float32)
+    cb = np.zeros((S * len(starts), n, cond.shape[-1]), np.float32)
+    k = 0
+    for si in range(S):
+        for t in starts:
+            a, b = max(0, t - overlap), min(T, t + chunk)
+            off = n - chunk - (t - a)
+            xb[k, off: off + b - a] = x[si, a:b]
+            cb[k, off: off + b - a] = _cond_slice(cond, si, a, b, b - a)
+            k += 1
+    return xb, cb
 
 
 def render_sequential(model, x: np.ndarray, cond: np.ndarray, prewarm: bool = True) -> np.ndarray:
@@ -170,3 +176,22 @@ class Stream:
             self.cold = False
         y, self.h, self.c = forward(self.model, x[None, :, None], c[None], self.h, self.c)
         return np.asarray(y)[0, :, 0]
+
+
+def render(model, x: np.ndarray, cond: np.ndarray, mode: str = "chunked", *, chunk: int | None = None,
+           overlap: int = DEFAULT_OVERLAP, progress: bool = False, prewarm: bool = True) -> np.ndarray:
+    """The render core every caller uses: mono (T,) audio with (C,) fixed or (T, C) per-sample knob
+    features -> (T,). chunked: one batch of overlapping chunks (fast, -120 dB from sequential);
+    sequential: one pass (the reference); streaming: blocks of STREAM_BLOCK with the state carried,
+    as a live player runs it. Each starts pre-warmed (prewarm=False: from the zero state)."""
+    cond = np.asarray(cond, np.float32)
+    if mode == "sequential":
+        return render_sequential(model, x, cond, prewarm)
+    if mode == "streaming":
+        s, track = Stream(model, prewarm), cond.ndim == 2
+        return np.concatenate([s.process(x[i: i + STREAM_BLOCK], cond[i: i + STREAM_BLOCK] if track else cond)
+                               for i in range(0, len(x), STREAM_BLOCK)] or [np.zeros(0, np.float32)])
+    if mode != "chunked":
+        raise ValueError(f"mode '{mode}' is not one of {', '.join(MODES)}")
+    return render_chunked(model, np.asarray(x, np.float32)[None], cond[None], chunk=chunk, overlap=overlap,
+                          progress=progress, prewarm=prewarm)[0]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
-from capture.errors import ConfigError
-from capture.knobs import Knob
+from ampcap.errors import ConfigError
+from ampcap.knobs import Knob
 
 DEFAULT_SMOOTH_MS = 20.0  # one-pole time constant applied to moving knobs (measured in benchmarks/render.py)
 

@@ -6,16 +6,18 @@ skip, 44.1 kHz, one knob), is refused in one line that says why and what to do."
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from capture.dataset import atomic_write_bytes
-from capture.errors import ConfigError
+from ampcap.errors import ConfigError
+from ampcap.files import atomic_copy, atomic_write_bytes
+from capture.signals import generate_region
 
-from .conditioning import feature_names
+from ..conditioning import feature_names
+from .amp import save_net
+from .render import render_chunked, settle
 
 FORMATS = {"nam": ".nam", "proteus": ".json", "rtneural": ".json", "keras": ".keras"}
 NAM_VERSION = "0.5.4"      # .nam schema version written: NAM's core loads 0.5.x only (the LSTM layout of 0.5)
@@ -63,16 +65,12 @@ def folded_weights(net, cond: np.ndarray) -> dict:
 def settled_state(net, cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(h, c) the LSTM settles in on silence at these knob features: where a player should start
     (the same pre-warm every render of ours starts from)."""
-    from .render import settle
-
     h, c = settle(net, np.asarray(cond, np.float32)[None])
     return np.asarray(h)[0].astype(np.float64), np.asarray(c)[0].astype(np.float64)
 
 
 def loudness_input(sample_rate: int) -> np.ndarray:
     """The loudness reference: 1 s of our generated guitar DI (seeded), at NAM's reference level."""
-    from capture.signals import generate_region
-
     x, _ = generate_region(1.0, int(sample_rate), seed=2024, region_index=0, peak=0.8)
     return (x * (NAM_LOUDNESS_RMS / np.sqrt(np.mean(np.square(x, dtype=np.float64))))).astype(np.float32)
 
@@ -81,8 +79,6 @@ def loudness_and_gain(net, cond: np.ndarray) -> tuple[float, float]:
     """NAM's two level measures of a snapshot, defined as its trainer defines them: `loudness`, the
     output RMS in dB for the reference input; `gain`, 0..1, how much the output RMS over the input
     scaled 0, 0.1, ..., 1 falls short of growing linearly (0: clean, 1: fully compressed)."""
-    from .render import render_chunked
-
     x = loudness_input(net.sample_rate)
     scales = np.linspace(0.0, 1.0, 11)
     y = render_chunked(net, scales[:, None].astype(np.float32) * x[None], np.broadcast_to(cond, (11, len(cond))),
@@ -243,13 +239,9 @@ def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool =
     if fmt == "keras":
         out.parent.mkdir(parents=True, exist_ok=True)
         if amp.source_file is None:
-            from .report import save_model
-
-            save_model(net, out)
-            return out
-        tmp = out.with_name(f".{out.name}.tmp")
-        shutil.copyfile(amp.source_file, tmp)
-        tmp.replace(out)
+            save_net(net, out)
+        else:
+            atomic_copy(amp.source_file, out)
         return out
     if fmt == "nam":
         amp.check_knobs(knobs)

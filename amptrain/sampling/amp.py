@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 import zipfile
+from math import gcd
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import resample_poly
 
-from capture.errors import AmpcapError, ConfigError
-from capture.knobs import Knob
+from ampcap.errors import AmpcapError, ConfigError
+from ampcap.files import atomic_path
+from ampcap.knobs import Knob
 
+from ..conditioning import encode
+from ..tfenv import quiet_tensorflow
 from .automation import DEFAULT_SMOOTH_MS, knob_values, smooth
-from .conditioning import encode
+from .render import DEFAULT_OVERLAP, MODES, Stream, render
 
 MODEL_FILE = "model.keras"
 REGISTERED = "ampcap>AmpNet"
-MODES = ("chunked", "sequential", "streaming")
 
 
 class ModelError(AmpcapError):
@@ -79,12 +83,10 @@ def load_net(path):
     code in the file is run), one-line errors."""
     f = model_path(path)
     _check_keras_file(f)
-    from .cli import quiet_tensorflow
-
     quiet_tensorflow()
-    import keras
+    import keras  # (TensorFlow: imported when a model is loaded, not with this module)
 
-    from . import model as _  # noqa: F401 - registers our layers
+    from .. import model as _  # noqa: F401 - registers our layers (and imports Keras)
 
     try:
         net = keras.saving.load_model(f, compile=False, safe_mode=True)
@@ -92,6 +94,12 @@ def load_net(path):
         raise ModelError(f"{f}: the model file could not be loaded ({type(e).__name__}: {' '.join(str(e).split())[:160]}); "
                          f"{DAMAGED_FIX}") from None
     return net
+
+
+def save_net(net, path) -> None:
+    """Save a Keras network as a .keras file, atomically (never a half-written model)."""
+    with atomic_path(path, ".keras") as tmp:
+        net.save(tmp)
 
 
 class ModelInfo:
@@ -168,8 +176,6 @@ class AmpModel(ModelInfo):
         x's length and rate. Another rate is resampled to the model's and back. A knob is a value, a
         per-sample array (at x's rate), or automation [(seconds, value), ...]. The render starts from
         the state the model settles in on silence at the starting knobs (prewarm=False: zero state)."""
-        from .render import DEFAULT_OVERLAP, Stream, render_chunked, render_sequential
-
         x = check_audio(x)
         rate = self.check_rate(sample_rate)
         if mode not in MODES:
@@ -186,17 +192,8 @@ class AmpModel(ModelInfo):
         cond = self.features(len(x), knobs, smooth_ms)
         if len(x) == 0:
             return x.copy()
-        if mode == "sequential":
-            return render_sequential(self.net, x, cond, prewarm)
-        if mode == "streaming":
-            s, out, block = Stream(self.net, prewarm), [], 4096
-            track = cond.ndim == 2
-            for i in range(0, len(x), block):
-                out.append(s.process(x[i: i + block], cond[i: i + block] if track else cond))
-            return np.concatenate(out)
-        return render_chunked(self.net, x[None], cond[None], chunk=chunk,
-                              overlap=DEFAULT_OVERLAP if overlap is None else overlap, progress=progress,
-                              prewarm=prewarm)[0]
+        return render(self.net, x, cond, mode, chunk=chunk, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+                      progress=progress, prewarm=prewarm)
 
     def check_rate(self, sample_rate) -> int:
         """A sample rate in Hz (None: the model's), or a one-line error."""
@@ -225,8 +222,6 @@ class AmpStream:
     `reset()` starts over, pre-warmed again at the next block's knobs."""
 
     def __init__(self, amp: AmpModel, smooth_ms: float = DEFAULT_SMOOTH_MS, prewarm: bool = True):
-        from .render import Stream
-
         self.amp, self.smooth_ms = amp, smooth_ms
         self._stream = Stream(amp.net, prewarm)  # pre-warmed at its first block's knobs, again after reset
         self._last = None  # the smoothed features at the end of the previous block
@@ -262,10 +257,6 @@ def check_audio(x) -> np.ndarray:
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Polyphase resampling (scipy's resample_poly, its default Kaiser window), float32 out."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
     if int(from_rate) == int(to_rate):
         return np.asarray(x, np.float32)
     g = gcd(int(from_rate), int(to_rate))

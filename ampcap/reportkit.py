@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dataset as ds
+from .files import atomic_write_bytes
 
 REPORT_HTML = "report.html"
 AUDIO_DIR = "report"            # the page's audio files live in <folder>/report/
@@ -302,7 +302,7 @@ class ReportFiles:
 
     def add(self, rel: str, data: bytes) -> str:
         """Stage a file at report/<rel>; returns its path relative to the page."""
-        ds.atomic_write_bytes(self.stage / rel, data)
+        atomic_write_bytes(self.stage / rel, data)
         self.sizes[rel] = len(data)
         return f"{AUDIO_DIR}/{rel}"
 
@@ -323,7 +323,7 @@ class ReportFiles:
         os.replace(self.stage, final)
         shutil.rmtree(old, ignore_errors=True)
         out = self.folder / REPORT_HTML
-        ds.atomic_write_bytes(out, page_html.encode())
+        atomic_write_bytes(out, page_html.encode())
         return out
 
     def abandon(self) -> None:
@@ -349,7 +349,8 @@ header{background:#1d2330;color:#fff;padding:18px 28px 10px}header h1{margin:0;f
 .sub{margin:4px 0 8px;color:#c9cfda}nav a{color:#9cc2ff;margin-right:16px;text-decoration:none;font-size:14px}
 main{max-width:1180px;margin:0 auto;padding:8px 24px 40px}section{background:var(--card);border:1px solid var(--line);
 border-radius:8px;padding:14px 20px;margin:16px 0}h2{font-size:18px;margin:4px 0 10px}h3{font-size:15px;margin:12px 0 6px}
-table{border-collapse:collapse;font-size:13.5px;margin:6px 0}th,td{border-bottom:1px solid var(--line);padding:3px 10px 3px 0;text-align:left;vertical-align:top}
+table{border-collapse:collapse;font-size:13.5px;margin:6px 0}
+th,td{border-bottom:1px solid var(--line);padding:3px 10px 3px 0;text-align:left;vertical-align:top}
 th{color:var(--mut);font-weight:600}td.num,th.num{text-align:right}.big{font-size:26px;font-weight:700}
 .cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:150px}
 .card .lab{color:var(--mut);font-size:12.5px}.good{color:#1d7a3a}.fair{color:#b36b00}.poor{color:#b3262e}

@@ -1,0 +1,113 @@
+"""Hydra composition shared by the `capture` and `amptrain` CLIs: the config folder, a Hydra session
+with the stages' schemas, compose, validation onto a dataclass schema, and config diffs.
+
+Configs live in `conf/` (groups mirror the code); a user's own folder of configs is added with
+`--config-dir DIR`. Every composed config is merged onto a dataclass schema (the stages' own:
+capture/config.py, amptrain/config.py), so a wrong key or type is reported as one line naming the key.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .errors import ConfigError
+
+
+def find_conf_dir() -> Path:
+    """The configs: the copy installed inside the package (ampcap/conf, from a wheel or `pip install .`),
+    else the checkout's top-level conf/ (editable install, or running from the repository)."""
+    here = Path(__file__).resolve().parent
+    for d in (here / "conf", here.parent / "conf"):
+        if (d / "capture.yaml").is_file():
+            return d
+    raise ConfigError(f"config: ampcap's configs are missing (looked in {here / 'conf'} and {here.parent / 'conf'}); "
+                      "reinstall ampcap (pip install ampcap, or pip install -e . in a checkout)")
+
+
+def one_line(e: Exception) -> str:
+    """An exception's message on one line (Hydra's and OmegaConf's span several)."""
+    return " ".join(str(e).split())
+
+
+@contextmanager
+def hydra_session(overrides: list[str], config_dir: str | None = None, schemas: dict[str, type] | None = None):
+    """Hydra initialised on `conf/` (plus the user's --config-dir) with `schemas` registered: each
+    {name: dataclass} is usable as `- <name>` in a primary config's defaults list, so every schema key
+    can be overridden from the command line and is type-checked. Yields the overrides to use (the
+    search path added). Used by compose and by capture's multirun."""
+    overrides = list(overrides)
+    if config_dir:
+        d = Path(config_dir).expanduser().resolve()
+        if not d.is_dir():
+            raise ConfigError(f"--config-dir: {config_dir} is not a directory")
+        overrides.append(f"hydra.searchpath=[file://{d}]")
+    cs = ConfigStore.instance()
+    for name, schema in (schemas or {}).items():
+        cs.store(name=name, node=schema)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(find_conf_dir()), version_base="1.3"):
+            yield overrides
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def compose(config_name: str, overrides: list[str], config_dir: str | None = None,
+            schemas: dict[str, type] | None = None) -> DictConfig:
+    """Compose `conf/<config_name>.yaml` with Hydra overrides (`schemas` as for hydra_session); errors
+    become one-line ConfigErrors."""
+    try:
+        with hydra_session(overrides, config_dir, schemas) as ov:
+            return hydra_compose(config_name=config_name, overrides=ov)
+    except (HydraException, OmegaConfBaseException, ValueError) as e:
+        msg = one_line(e).split(" Config search path:")[0].replace(" Available options", "; available options")
+        cause = e.__cause__
+        if isinstance(cause, OmegaConfBaseException):
+            key = getattr(cause, "full_key", None)
+            msg = f"config key '{key}': " + one_line(cause).split(" full_key:")[0] if key else f"{msg}: {one_line(cause)}"
+        raise ConfigError(f"config: {msg}") from None
+
+
+def validate(cfg: DictConfig, schema: type) -> DictConfig:
+    """Merge onto the dataclass schema (unknown keys and wrong types -> one line naming the key)."""
+    try:
+        plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # drop typing Hydra relaxed for "+key"
+        merged = OmegaConf.merge(OmegaConf.structured(schema), plain)
+        OmegaConf.resolve(merged)
+        missing = sorted(OmegaConf.missing_keys(merged))
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        msg = one_line(e).split(" full_key:")[0]
+        raise ConfigError(f"config key '{key}': {msg}" if key else f"config: {msg}") from None
+    if missing:
+        raise ConfigError(f"config key '{missing[0]}': no value given (set {missing[0]}=...)")
+    return merged
+
+
+def flatten(d: dict | None, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}: config keys as a user types them."""
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def changed_keys(old: dict | None, new: dict | None, ignore: set = frozenset()) -> list[str]:
+    """Dotted keys whose values differ between two configs (for 'changed: ...' messages)."""
+    a, b = flatten(old), flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in ignore)
+
+
+def to_dict(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True)
