@@ -44,80 +44,119 @@ def _unit_points(kind: str, d: int, n: int, seed: int, skip: int = 0) -> np.ndar
 
 
 def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
-    """Return the design as [{"index", "split", "knobs"}]; train first, then held-out (val/test alternate)."""
+    """Return the design as [{"index", "split", "knobs"}]; train first, then held-out (val/test
+    alternate within each discrete-knob group)."""
     design = cfg.get("design")
     if design not in DESIGNS:
         raise ConfigError(f"sweep.design: '{design}' is not one of {', '.join(DESIGNS)}")
-    seed = int(cfg.get("seed") or 0)
     fixed = knobs.complete(dict(cfg.get("fixed") or {}), where="sweep.fixed: ")
     vary = list(cfg.get("vary") or [n for n in knobs.names if n not in (cfg.get("fixed") or {})])
     for n in vary:
         if n not in knobs.names:
             raise ConfigError(f"sweep.vary: unknown knob '{n}' (knobs: {', '.join(knobs.names)})")
-    n_train, n_held = int(cfg.get("n_train") or 0), int(cfg.get("n_heldout") or 0)
-    levels = int(cfg.get("levels") or 0)
-    cont = [n for n in vary if not knobs[n].discrete]
-    disc = [n for n in vary if knobs[n].discrete]
-    rng = np.random.default_rng([seed, 7])
-
     if design == "single":  # one setting (knob defaults + fixed), no held-out: a snapshot capture
         train, held = [dict(fixed)], []
     elif design in ("random", "sobol", "lhs"):
-        if n_train < 1:
-            raise ConfigError(f"sweep.n_train: {n_train} must be at least 1")
-        if not vary:
-            raise ConfigError("sweep.vary: no knob left to vary")
-        u = _unit_points(design, len(vary), n_train + n_held if design == "sobol" else n_train, seed)
-        train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in u[:n_train]]
-        held_u = u[n_train:] if design == "sobol" else _unit_points(design, len(vary), n_held, seed, skip=1)
-        held = [_setting(knobs, fixed, dict(zip(vary, p))) for p in held_u]
-    elif design == "grid":
-        if levels < 2:
-            raise ConfigError(f"sweep.levels: {levels} must be at least 2 for a grid")
-        axes = [np.linspace(0, 1, levels) if n in cont else [(i + 0.5) / len(knobs[n].choices) for i in range(len(knobs[n].choices))] for n in vary]
-        train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in itertools.product(*axes)]
-        mids = (np.arange(levels - 1) + 0.5) / (levels - 1)  # cell centres: off-grid on every continuous knob
-        held = []
-        for _ in range(n_held):
-            coords = {n: (rng.choice(mids) if n in cont else rng.random()) for n in vary}
-            held.append(_setting(knobs, fixed, coords))
-    elif design == "oat":
-        if levels < 2:
-            raise ConfigError(f"sweep.levels: {levels} must be at least 2 for one-at-a-time")
-        train, held = [dict(fixed)], []
-        for n in vary:
-            k = knobs[n]
-            pts = [(i + 0.5) / len(k.choices) for i in range(len(k.choices))] if k.discrete else np.linspace(0, 1, levels)
-            train += [_setting(knobs, fixed, {n: u}) for u in pts]
-            if not k.discrete:
-                held += [_setting(knobs, fixed, {n: u}) for u in (np.arange(levels - 1) + 0.5) / (levels - 1)]
-    else:  # line: one knob over its range, the others fixed
-        name = cfg.get("knob")
-        if not name or name not in knobs.names or knobs[name].discrete:
-            raise ConfigError(f"sweep.knob: '{name}' must name a continuous knob ({', '.join(k.name for k in knobs if not k.discrete)})")
-        if n_train < 2:
-            raise ConfigError(f"sweep.n_train: {n_train} must be at least 2 for a line sweep")
-        grid = np.linspace(0, 1, n_train)
-        train = [_setting(knobs, fixed, {name: u}) for u in grid]
-        # held-out: gap midpoints between training levels when they suffice, else an even spread
-        # over the range; a point that lands on a training level moves a quarter step off it.
-        gaps = (np.arange(n_train - 1) + 0.5) / (n_train - 1)
-        if n_held <= len(gaps):
-            held_u = gaps[np.round(np.linspace(0, len(gaps) - 1, n_held)).astype(int)] if n_held else []
-        else:
-            held_u = (np.arange(n_held) + 0.5) / n_held
-            on_grid = np.min(np.abs(held_u[:, None] - grid[None, :]), axis=1) < 1e-3
-            held_u = np.where(on_grid, held_u + 0.25 / (n_train - 1), held_u)
-        held = [_setting(knobs, fixed, {name: u}) for u in held_u]
-
+        train, held = _space_filling(knobs, cfg, fixed, vary)
+    else:
+        train, held = {"grid": _grid, "oat": _oat, "line": _line}[design](knobs, cfg, fixed, vary)
     train = _dedupe(train)
     seen = {_key(s) for s in train}
     held = [s for s in _dedupe(held) if _key(s) not in seen]
+    disc = [n for n in vary if knobs[n].discrete]
     out = [{"split": "train", "knobs": s} for s in train]
-    out += [{"split": "val" if i % 2 == 0 else "test", "knobs": s} for i, s in enumerate(held)]
+    out += [{"split": split, "knobs": s} for split, s in zip(heldout_splits(held, disc), held)]
     for i, s in enumerate(out):
         s["index"] = i
         s["id"] = f"{i:05d}"
+    return out
+
+
+def _counts(cfg: dict) -> tuple[int, int, int, int]:
+    return (int(cfg.get("seed") or 0), int(cfg.get("n_train") or 0), int(cfg.get("n_heldout") or 0),
+            int(cfg.get("levels") or 0))
+
+
+def _space_filling(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[list, list]:
+    """random / sobol / lhs: points of the unit cube over the varied knobs; Sobol's held-out settings
+    are the sequence's next points, the others' come from a second stream."""
+    design = cfg["design"]
+    seed, n_train, n_held, _ = _counts(cfg)
+    if n_train < 1:
+        raise ConfigError(f"sweep.n_train: {n_train} must be at least 1")
+    if not vary:
+        raise ConfigError("sweep.vary: no knob left to vary")
+    u = _unit_points(design, len(vary), n_train + n_held if design == "sobol" else n_train, seed)
+    train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in u[:n_train]]
+    held_u = u[n_train:] if design == "sobol" else _unit_points(design, len(vary), n_held, seed, skip=1)
+    return train, [_setting(knobs, fixed, dict(zip(vary, p))) for p in held_u]
+
+
+def _grid(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[list, list]:
+    """Every combination of `levels` values per continuous knob (and every choice); held-out settings
+    at grid-cell centres, so they are off the grid on every continuous knob."""
+    seed, _, n_held, levels = _counts(cfg)
+    if levels < 2:
+        raise ConfigError(f"sweep.levels: {levels} must be at least 2 for a grid")
+    cont = [n for n in vary if not knobs[n].discrete]
+    axes = [np.linspace(0, 1, levels) if n in cont else [(i + 0.5) / len(knobs[n].choices) for i in range(len(knobs[n].choices))]
+            for n in vary]
+    train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in itertools.product(*axes)]
+    mids = (np.arange(levels - 1) + 0.5) / (levels - 1)  # cell centres: off-grid on every continuous knob
+    rng = np.random.default_rng([seed, 7])
+    held = []
+    for _ in range(n_held):
+        coords = {n: (rng.choice(mids) if n in cont else rng.random()) for n in vary}
+        held.append(_setting(knobs, fixed, coords))
+    return train, held
+
+
+def _oat(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[list, list]:
+    """One knob at a time from the defaults: `levels` values each (every choice of a switch); held-out
+    settings halfway between a continuous knob's levels."""
+    _, _, _, levels = _counts(cfg)
+    if levels < 2:
+        raise ConfigError(f"sweep.levels: {levels} must be at least 2 for one-at-a-time")
+    train, held = [dict(fixed)], []
+    for n in vary:
+        k = knobs[n]
+        pts = [(i + 0.5) / len(k.choices) for i in range(len(k.choices))] if k.discrete else np.linspace(0, 1, levels)
+        train += [_setting(knobs, fixed, {n: u}) for u in pts]
+        if not k.discrete:
+            held += [_setting(knobs, fixed, {n: u}) for u in (np.arange(levels - 1) + 0.5) / (levels - 1)]
+    return train, held
+
+
+def _line(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[list, list]:
+    """One knob over its range, the others fixed; held-out settings at the gaps' midpoints when they
+    suffice, else an even spread (a point that lands on a training level moves a quarter step off it)."""
+    _, n_train, n_held, _ = _counts(cfg)
+    name = cfg.get("knob")
+    if not name or name not in knobs.names or knobs[name].discrete:
+        raise ConfigError(f"sweep.knob: '{name}' must name a continuous knob ({', '.join(k.name for k in knobs if not k.discrete)})")
+    if n_train < 2:
+        raise ConfigError(f"sweep.n_train: {n_train} must be at least 2 for a line sweep")
+    grid = np.linspace(0, 1, n_train)
+    gaps = (np.arange(n_train - 1) + 0.5) / (n_train - 1)
+    if n_held <= len(gaps):
+        held_u = gaps[np.round(np.linspace(0, len(gaps) - 1, n_held)).astype(int)] if n_held else []
+    else:
+        held_u = (np.arange(n_held) + 0.5) / n_held
+        on_grid = np.min(np.abs(held_u[:, None] - grid[None, :]), axis=1) < 1e-3
+        held_u = np.where(on_grid, held_u + 0.25 / (n_train - 1), held_u)
+    return [_setting(knobs, fixed, {name: u}) for u in grid], [_setting(knobs, fixed, {name: u}) for u in held_u]
+
+
+def heldout_splits(held: list[dict], discrete: list[str]) -> list[str]:
+    """val/test for each held-out setting: alternating within each combination of the discrete knobs'
+    values, so both halves hold every channel (a Sobol design alternates the channel, and a plain
+    alternation would put every lead setting in val and every clean one in test)."""
+    count: dict = {}
+    out = []
+    for s in held:
+        group = tuple(s[n] for n in discrete)
+        out.append("val" if count.get(group, 0) % 2 == 0 else "test")
+        count[group] = count.get(group, 0) + 1
     return out
 
 

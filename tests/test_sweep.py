@@ -34,12 +34,21 @@ def check_common(p):
 def test_space_filling_designs(design):
     p = plan(KNOBS, {"design": design, "n_train": 16, "n_heldout": 6, "seed": 3})
     check_common(p)
-    assert len(split(p, "train")) == 16 and len(split(p, "val")) == 3 and len(split(p, "test")) == 3
+    assert len(split(p, "train")) == 16 and len(split(p, "val")) + len(split(p, "test")) == 6
+    assert abs(len(split(p, "val")) - len(split(p, "test"))) <= 2  # alternated within each channel
     gains = [s["gain"] for s in split(p, "train")]
     assert max(gains) - min(gains) > 5  # spread over the range
     assert {s["channel"] for s in split(p, "train")} == {"clean", "lead"}
     assert plan(KNOBS, {"design": design, "n_train": 16, "n_heldout": 6, "seed": 3}) == p  # seeded
     assert plan(KNOBS, {"design": design, "n_train": 16, "n_heldout": 6, "seed": 4}) != p
+
+
+def test_heldout_val_and_test_both_hold_every_channel():
+    """Sobol alternates the channel; a plain val/test alternation put every lead setting in val and
+    every clean one in test, so the model was chosen on one channel and tested on the other."""
+    p = plan(KNOBS, {"design": "sobol", "n_train": 24, "n_heldout": 8, "seed": 0})
+    for name in ("val", "test"):
+        assert sorted(s["channel"] for s in split(p, name)) == ["clean", "clean", "lead", "lead"], name
 
 
 def test_lhs_strata_each_used_once():
