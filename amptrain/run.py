@@ -166,7 +166,7 @@ def build(cfg: dict, p: Plan, train_data: SplitData, strategy):
     keras.utils.set_random_seed(t["seed"])
     with strategy.scope():
         model = instantiate(cfg["model"], n_cond=train_data.cond.shape[1], knobs=p.knobs,
-                            sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed).build_weights()
+                            sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed, _convert_="all").build_weights()
         optimizer = keras.optimizers.Adam(t["learning_rate"], clipnorm=t["clipnorm"])
     model.fused_splits = (t["lstm_splits"] or usable_cores()) if t["fused_lstm"] else 0
     loss = make_loss(lc["pre_emphasis"], lc["esr_weight"], lc["dc_weight"], lc["stft_weight"], lc["plain_weight"],
