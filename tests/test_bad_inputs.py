@@ -1,18 +1,22 @@
-"""The bad-input matrix: every command a user runs (capture sweep / verify / merge, training, sample,
-export), given a bad input, answers with ONE `error:` line that names the problem and what to do, the
-documented exit code, no traceback, and not a single file written. Each row runs the real command in
-a subprocess, in a directory of its own that is compared file by file before and after.
-README.md, "Troubleshooting" -> "Bad-input matrix", lists these rows."""
+"""The bad-input matrix: every command a user runs (capture sweep / params / verify / merge, training,
+sample, export), given a bad input, answers with ONE `error:` line that names the problem and what to
+do, the documented exit code, no traceback, and not a single file written. Each row runs its command in
+a directory of its own that is compared file by file before and after: in this process through the
+package's own entry point (`run_main`: `python -m capture ...` with argv, stdout/stderr and exit code
+captured), and for the rows of SUBPROCESS as a new interpreter (`run_cli`), so the real entry points of
+every command are checked too. docs/troubleshooting.md shows these rows as a table (tests/test_docs.py
+checks it is the same)."""
 import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT, SMALL, error_lines, run_cli
+from tests.conftest import ROOT, error_lines, run_cli
 
 SR = 48000
 CAP = ["capture", "sweep", "sweep=tiny", "progress=false", "out=out"]  # + the row's overrides
@@ -21,121 +25,181 @@ SAMPLE = ["amptrain", "sample", "run=run", "output=out.wav", "progress=false"]
 EXPORT = ["amptrain", "export", "run=run"]
 GOOD = "input=di.wav"
 
-# (id, command and args, files to prepare, expected text in the error line, exit code, output path)
-# The output path (relative to the row's directory) must not exist afterwards; nothing else may
-# appear or change either. {refamp} and {dataset} are filled in from fixtures.
+
+class Row(NamedTuple):
+    id: str
+    input: str          # the bad input, in words (the docs' table)
+    argv: list          # the command: module, then its arguments ({refamp}, {dataset}: from fixtures)
+    prepare: list       # files the row makes in its directory first (PREPARE)
+    expect: list        # texts the one error line contains
+    code: int           # the exit code
+    out: str            # a path (in the row's directory) that must not exist afterwards; nothing else
+                        # may appear or change either
+
+
 ROWS = [
     # capture sweep: the plugin and its knobs
-    ("plugin-missing", CAP + ["plugin=nolly", "plugin.path=nosuch/Nolly.vst3"], [],
-     ["plugin.path: plugin file not found", "set plugin.path="], 2, "out"),
-    ("plugin-not-a-plugin", CAP + ["plugin=nolly", "plugin.path=notes.txt"], ["notes.txt"],
-     ["plugin.path: could not load notes.txt as a VST3/AU plugin"], 2, "out"),
-    ("param-name-wrong", CAP + ["plugin=refamp", "plugin.path={refamp}", "plugin.knobs.gain.param=Gian"], [],
-     ["plugin.knobs.gain.param: plugin has no parameter 'Gian'", "close matches: Gain"], 2, "out"),
-    ("knob-name-wrong", CAP + ["+sweep.fixed.volume=3"], [],
-     ["sweep.fixed: unknown knob 'volume'", "(knobs: gain, bass, mid, treble, presence, master, channel)"], 2, "out"),
-    ("knob-out-of-range", CAP + ["+sweep.fixed.gain=11"], [],
-     ["sweep.fixed: knob 'gain': 11 is outside its range 0..10"], 2, "out"),
-    ("knob-not-numeric", CAP + ["+sweep.fixed.gain=loud"], [],
-     ["sweep.fixed: knob 'gain': 'loud' is not a number (range 0.0..10.0)"], 2, "out"),
-    ("sweep-unknown", CAP + ["sweep=nope"], [],
-     ["Could not find 'sweep/nope'", "available options in 'sweep': default"], 2, "out"),
-    ("fixed-name-wrong", CAP + ["plugin=refamp", "plugin.path={refamp}", "+plugin.fixed.Nose_Gate=false"], [],
-     ["plugin.fixed.Nose_Gate: plugin has no parameter 'Nose_Gate'", "close matches: "], 2, "out"),
-    ("plugin-crashes-while-loading", CAP + ["plugin.kind=python", "plugin.target=tests.amps:LoadCrashAmp"], [],
-     ["plugin: tests.amps:LoadCrashAmp crashed while loading (plugin process crashed (SIGSEGV))"], 2, "out"),
-    ("out-busy", CAP, ["busy_out"],
-     ["out=out: another capture is writing to this directory (pid ", "wait for it to finish"], 2, "out/manifest.json"),
+    Row("plugin-missing", "plugin file missing",
+        CAP + ["plugin=nolly", "plugin.path=nosuch/Nolly.vst3"], [],
+        ["plugin.path: plugin file not found", "set plugin.path="], 2, "out"),
+    Row("plugin-not-a-plugin", "a file that is not a plugin",
+        CAP + ["plugin=nolly", "plugin.path=notes.txt"], ["notes.txt"],
+        ["plugin.path: could not load notes.txt as a VST3/AU plugin"], 2, "out"),
+    Row("param-name-wrong", "wrong parameter name in the knob map",
+        CAP + ["plugin=refamp", "plugin.path={refamp}", "plugin.knobs.gain.param=Gian"], [],
+        ["plugin.knobs.gain.param: plugin has no parameter 'Gian'", "close matches: Gain"], 2, "out"),
+    Row("knob-name-wrong", "wrong knob name",
+        CAP + ["+sweep.fixed.volume=3"], [],
+        ["sweep.fixed: unknown knob 'volume'", "(knobs: gain, bass, mid, treble, presence, master, channel)"], 2, "out"),
+    Row("knob-out-of-range", "knob out of range",
+        CAP + ["+sweep.fixed.gain=11"], [],
+        ["sweep.fixed: knob 'gain': 11 is outside its range 0..10"], 2, "out"),
+    Row("knob-not-numeric", "knob not a number",
+        CAP + ["+sweep.fixed.gain=loud"], [],
+        ["sweep.fixed: knob 'gain': 'loud' is not a number (range 0.0..10.0)"], 2, "out"),
+    Row("sweep-unknown", "unknown sweep",
+        CAP + ["sweep=nope"], [],
+        ["Could not find 'sweep/nope'", "available options in 'sweep': default"], 2, "out"),
+    Row("fixed-name-wrong", "wrong parameter name under `fixed:`",
+        CAP + ["plugin=refamp", "plugin.path={refamp}", "+plugin.fixed.Nose_Gate=false"], [],
+        ["plugin.fixed.Nose_Gate: plugin has no parameter 'Nose_Gate'", "close matches: "], 2, "out"),
+    Row("plugin-crashes-while-loading", "plugin crashes while loading",
+        CAP + ["plugin.kind=python", "plugin.target=tests.amps:LoadCrashAmp"], [],
+        ["plugin: tests.amps:LoadCrashAmp crashed while loading (plugin process crashed (SIGSEGV))"], 2, "out"),
+    Row("out-busy", "another capture is writing `out=` (another process holds its lock)",
+        CAP, ["busy_out"],
+        ["out=out: another capture is writing to this directory (pid ", "wait for it to finish"], 2, "out/manifest.json"),
     # capture params --write-config
-    ("write-config-exists", ["capture", "params", "plugin.path=Amp.vst3", "--write-config", "amp.yaml"], ["amp.yaml"],
-     ["--write-config: amp.yaml already exists; nothing was written"], 2, "Amp.vst3"),
-    ("write-config-not-a-plugin", ["capture", "params", "--write-config", "my/plugin/amp.yaml"], [],
-     ["--write-config: needs a VST3/AU plugin: give plugin.path="], 2, "my"),
+    Row("write-config-exists", "config file already there",
+        ["capture", "params", "plugin.path=Amp.vst3", "--write-config", "amp.yaml"], ["amp.yaml"],
+        ["--write-config: amp.yaml already exists; nothing was written"], 2, "Amp.vst3"),
+    Row("write-config-not-a-plugin", "`--write-config` without a plugin",
+        ["capture", "params", "--write-config", "my/plugin/amp.yaml"], [],
+        ["--write-config: needs a VST3/AU plugin: give plugin.path="], 2, "my"),
     # capture sweep: the DI file (signal=file)
-    ("di-missing", CAP + ["signal=file", "signal.path=no_such_di.wav"], [],
-     ["signal.path=no_such_di.wav: cannot read audio (file not found); check the path"], 2, "out"),
-    ("di-not-audio", CAP + ["signal=file", "signal.path=di_text.wav"], ["di_text.wav"],
-     ["signal.path=di_text.wav: cannot read audio", "give a WAV, FLAC or AIFF file"], 2, "out"),
-    ("di-sample-rate", CAP + ["signal=file", "signal.path=di_44k.wav"], ["di_44k.wav"],
-     ["sample rate 44100 Hz, but the plugin runs at 48000 Hz", "resample the DI"], 2, "out"),
-    ("di-stereo", CAP + ["signal=file", "signal.path=di_stereo.wav"], ["di_stereo.wav"],
-     ["2 channels; a DI must be mono"], 2, "out"),
-    ("di-empty", CAP + ["signal=file", "signal.path=di_empty.wav"], ["di_empty.wav"],
-     ["the file holds no audio", "give a DI recording"], 2, "out"),
-    ("di-nan", CAP + ["signal=file", "signal.path=di_nan.wav"], ["di_nan.wav"],
-     ["contains NaN or Inf samples", "re-export the DI"], 2, "out"),
-    ("di-silent", CAP + ["signal=file", "signal.path=di_silent.wav"], ["di_silent.wav"],
-     ["the audio is silent", "check the recording"], 2, "out"),
-    ("di-clipped", CAP + ["signal=file", "signal.path=di_clipped.wav"], ["di_clipped.wav"],
-     ["looks clipped", "re-record with lower input gain"], 2, "out"),
-    ("di-truncated", CAP + ["signal=file", "signal.path=di_truncated.wav"], ["di_truncated.wav"],
-     ["the file is truncated", "copy or export it again"], 2, "out"),
-    ("di-too-short", CAP + ["signal=file", "signal.path=di_short.wav"], ["di_short.wav"],
-     ["2.00 s is too short (need at least 5 s)", "record a longer DI"], 2, "out"),
+    Row("di-missing", "DI missing",
+        CAP + ["signal=file", "signal.path=no_such_di.wav"], [],
+        ["signal.path=no_such_di.wav: cannot read audio (file not found); check the path"], 2, "out"),
+    Row("di-not-audio", "DI not audio (a text file)",
+        CAP + ["signal=file", "signal.path=di_text.wav"], ["di_text.wav"],
+        ["signal.path=di_text.wav: cannot read audio", "give a WAV, FLAC or AIFF file"], 2, "out"),
+    Row("di-sample-rate", "DI at 44.1 kHz (the plugin runs at 48 kHz)",
+        CAP + ["signal=file", "signal.path=di_44k.wav"], ["di_44k.wav"],
+        ["sample rate 44100 Hz, but the plugin runs at 48000 Hz", "resample the DI"], 2, "out"),
+    Row("di-stereo", "DI stereo",
+        CAP + ["signal=file", "signal.path=di_stereo.wav"], ["di_stereo.wav"],
+        ["2 channels; a DI must be mono"], 2, "out"),
+    Row("di-empty", "DI empty",
+        CAP + ["signal=file", "signal.path=di_empty.wav"], ["di_empty.wav"],
+        ["the file holds no audio", "give a DI recording"], 2, "out"),
+    Row("di-nan", "DI with a NaN sample",
+        CAP + ["signal=file", "signal.path=di_nan.wav"], ["di_nan.wav"],
+        ["contains NaN or Inf samples", "re-export the DI"], 2, "out"),
+    Row("di-silent", "DI all silent",
+        CAP + ["signal=file", "signal.path=di_silent.wav"], ["di_silent.wav"],
+        ["the audio is silent", "check the recording"], 2, "out"),
+    Row("di-clipped", "DI clipped (flat tops at full scale)",
+        CAP + ["signal=file", "signal.path=di_clipped.wav"], ["di_clipped.wav"],
+        ["looks clipped", "re-record with lower input gain"], 2, "out"),
+    Row("di-truncated", "DI truncated (a cut-short copy)",
+        CAP + ["signal=file", "signal.path=di_truncated.wav"], ["di_truncated.wav"],
+        ["the file is truncated", "copy or export it again"], 2, "out"),
+    Row("di-too-short", "DI too short (2 s)",
+        CAP + ["signal=file", "signal.path=di_short.wav"], ["di_short.wav"],
+        ["2.00 s is too short (need at least 5 s)", "record a longer DI"], 2, "out"),
     # capture verify / merge: a dataset changed after capture
-    ("verify-tampered-manifest", ["capture", "verify", "ds"], ["dataset_tampered"],
-     ["setting 00000: knob gain=42.0 is outside 0.0..10.0"], 2, "out"),
-    ("merge-tampered-shard", ["capture", "merge", "merged", "ds"], ["dataset_tampered"],
-     ["shard ds: setting 00000: knob gain=42.0 is outside 0.0..10.0"], 2, "merged"),
+    Row("verify-tampered-manifest", "tampered manifest (a knob value changed)",
+        ["capture", "verify", "ds"], ["dataset_tampered"],
+        ["setting 00000: knob gain=42.0 is outside 0.0..10.0"], 2, "out"),
+    Row("merge-tampered-shard", "tampered shard",
+        ["capture", "merge", "merged", "ds"], ["dataset_tampered"],
+        ["shard ds: setting 00000: knob gain=42.0 is outside 0.0..10.0"], 2, "merged"),
     # training
-    ("experiment-unknown", TRAIN + ["+experiment=no_such"], [],
-     ["Could not find 'experiment/no_such'", "available options in 'experiment': full_amp"], 2, "outputs"),
-    ("train-value-not-numeric", TRAIN + ["trainer.max_epochs=ten"], [],
-     ["config key 'trainer.max_epochs'", "'ten'"], 2, "outputs"),
-    ("train-tampered-manifest", TRAIN + ["dataset=path", "dataset.path=ds"], ["dataset_tampered"],
-     ["dataset ds: setting 00000: knob gain=42.0 is outside 0.0..10.0", "(run python -m capture verify ds)"], 2,
-     "outputs"),
-    ("train-failed-settings", TRAIN + ["dataset=path", "dataset.path=ds"], ["dataset_failed"],
-     ["dataset ds has 1 failed setting(s) (00002", "or train on the captured ones with dataset.allow_failed=true"], 2,
-     "outputs"),
-    ("train-allow-failed-none-left", TRAIN + ["dataset=path", "dataset.path=ds", "dataset.allow_failed=true"],
-     ["dataset_train_failed"], ["every training setting failed, none is left to train on"], 2, "outputs"),
-    ("train-run-dir-busy", TRAIN + ["dataset=path", "dataset.path={dataset}", "run_dir=busyrun"], ["busy_run"],
-     ["run_dir=busyrun: another training is using this run directory (pid ", "wait for it to finish"], 2,
-     "busyrun/run.json"),
-    ("train-resume-knob-mismatch", TRAIN + ["dataset=path", "dataset.path={dataset}", "run_dir=oldrun", "trainer.resume=true"],
-     ["run_gain_only"],
-     ["dataset knobs (gain, bass, mid, treble, presence, master, channel) do not match the model's (gain)",
+    Row("experiment-unknown", "unknown experiment",
+        TRAIN + ["+experiment=no_such"], [],
+        ["Could not find 'experiment/no_such'", "available options in 'experiment': full_amp"], 2, "outputs"),
+    Row("train-value-not-numeric", "training key not a number",
+        TRAIN + ["trainer.max_epochs=ten"], [],
+        ["config key 'trainer.max_epochs'", "'ten'"], 2, "outputs"),
+    Row("train-tampered-manifest", "training on a tampered manifest",
+        TRAIN + ["dataset=path", "dataset.path=ds"], ["dataset_tampered"],
+        ["dataset ds: setting 00000: knob gain=42.0 is outside 0.0..10.0", "(run python -m capture verify ds)"], 2,
+        "outputs"),
+    Row("train-failed-settings", "dataset with a failed setting",
+        TRAIN + ["dataset=path", "dataset.path=ds"], ["dataset_failed"],
+        ["dataset ds has 1 failed setting(s) (00002", "or train on the captured ones with dataset.allow_failed=true"], 2,
+        "outputs"),
+    Row("train-allow-failed-none-left", "`allow_failed`, but every training setting failed",
+        TRAIN + ["dataset=path", "dataset.path=ds", "dataset.allow_failed=true"],
+        ["dataset_train_failed"], ["every training setting failed, none is left to train on"], 2, "outputs"),
+    Row("train-run-dir-busy", "another training is using the run directory",
+        TRAIN + ["dataset=path", "dataset.path={dataset}", "run_dir=busyrun"], ["busy_run"],
+        ["run_dir=busyrun: another training is using this run directory (pid ", "wait for it to finish"], 2,
+        "busyrun/run.json"),
+    Row("train-resume-knob-mismatch", "resume on a dataset with other knobs",
+        TRAIN + ["dataset=path", "dataset.path={dataset}", "run_dir=oldrun", "trainer.resume=true"],
+        ["run_gain_only"],
+        ["dataset knobs (gain, bass, mid, treble, presence, master, channel) do not match the model's (gain)",
       "train a new run for this dataset"], 2, "outputs"),
     # sample: the model, its knobs, the output path, the DI
-    ("sample-knob-unknown", SAMPLE + [GOOD, "knobs.drive=3"], ["model", "di.wav"],
-     ["unknown knob 'drive' (knobs: gain, channel)"], 2, "out.wav"),
-    ("sample-knob-fixed-in-training", SAMPLE + [GOOD, "knobs.bass=3"], ["model", "di.wav"],
-     ["knob 'bass' was fixed at 5.0 in the training data", "(knobs: gain, channel)"], 2, "out.wav"),
-    ("sample-knob-out-of-range", SAMPLE + [GOOD, "knobs.gain=11"], ["model", "di.wav"],
-     ["knob 'gain': 11 is outside its range 0..10"], 2, "out.wav"),
-    ("sample-knob-not-numeric", SAMPLE + [GOOD, "knobs.gain=loud"], ["model", "di.wav"],
-     ["knob 'gain': 'loud' is not a number (range 0.0..10.0)"], 2, "out.wav"),
-    ("sample-model-corrupted", SAMPLE + [GOOD], ["model_truncated", "di.wav"],
-     ["run/model.keras: not a .keras model file", "use the model.keras of a finished training run"], 2, "out.wav"),
-    ("sample-output-dir-missing", ["amptrain", "sample", "run=run", GOOD, "output=nodir/out.wav"], ["model", "di.wav"],
-     ["output: the directory nodir does not exist (create it first)"], 2, "nodir"),
-    ("sample-di-missing", SAMPLE + ["input=no_such_di.wav"], ["model"],
-     ["input: no_such_di.wav: no such file", "check the path"], 2, "out.wav"),
-    ("sample-di-not-audio", SAMPLE + ["input=di_text.wav"], ["model", "di_text.wav"],
-     ["input: di_text.wav: not a readable audio file", "give a WAV, FLAC or AIFF file"], 2, "out.wav"),
-    ("sample-di-empty", SAMPLE + ["input=di_empty.wav"], ["model", "di_empty.wav"],
-     ["input: di_empty.wav: the file holds no samples"], 2, "out.wav"),
-    ("sample-di-nan", SAMPLE + ["input=di_nan.wav"], ["model", "di_nan.wav"],
-     ["input: di_nan.wav: the file holds NaN or infinite samples", "re-export it"], 2, "out.wav"),
-    ("sample-di-truncated", SAMPLE + ["input=di_truncated.wav"], ["model", "di_truncated.wav"],
-     ["input: di_truncated.wav: the file is truncated", "copy or export it again"], 2, "out.wav"),
+    Row("sample-knob-unknown", "knob the model lacks",
+        SAMPLE + [GOOD, "knobs.drive=3"], ["model", "di.wav"],
+        ["unknown knob 'drive' (knobs: gain, channel)"], 2, "out.wav"),
+    Row("sample-knob-fixed-in-training", "knob fixed in the training data",
+        SAMPLE + [GOOD, "knobs.bass=3"], ["model", "di.wav"],
+        ["knob 'bass' was fixed at 5.0 in the training data", "(knobs: gain, channel)"], 2, "out.wav"),
+    Row("sample-knob-out-of-range", "knob out of range",
+        SAMPLE + [GOOD, "knobs.gain=11"], ["model", "di.wav"],
+        ["knob 'gain': 11 is outside its range 0..10"], 2, "out.wav"),
+    Row("sample-knob-not-numeric", "knob not a number",
+        SAMPLE + [GOOD, "knobs.gain=loud"], ["model", "di.wav"],
+        ["knob 'gain': 'loud' is not a number (range 0.0..10.0)"], 2, "out.wav"),
+    Row("sample-model-corrupted", "model file cut in half",
+        SAMPLE + [GOOD], ["model_truncated", "di.wav"],
+        ["run/model.keras: not a .keras model file", "use the model.keras of a finished training run"], 2, "out.wav"),
+    Row("sample-output-dir-missing", "output in a missing directory",
+        ["amptrain", "sample", "run=run", GOOD, "output=nodir/out.wav"], ["model", "di.wav"],
+        ["output: the directory nodir does not exist (create it first)"], 2, "nodir"),
+    Row("sample-di-missing", "DI missing",
+        SAMPLE + ["input=no_such_di.wav"], ["model"],
+        ["input: no_such_di.wav: no such file", "check the path"], 2, "out.wav"),
+    Row("sample-di-not-audio", "DI not audio (a text file)",
+        SAMPLE + ["input=di_text.wav"], ["model", "di_text.wav"],
+        ["input: di_text.wav: not a readable audio file", "give a WAV, FLAC or AIFF file"], 2, "out.wav"),
+    Row("sample-di-empty", "DI empty",
+        SAMPLE + ["input=di_empty.wav"], ["model", "di_empty.wav"],
+        ["input: di_empty.wav: the file holds no samples"], 2, "out.wav"),
+    Row("sample-di-nan", "DI with a NaN sample",
+        SAMPLE + ["input=di_nan.wav"], ["model", "di_nan.wav"],
+        ["input: di_nan.wav: the file holds NaN or infinite samples", "re-export it"], 2, "out.wav"),
+    Row("sample-di-truncated", "DI truncated (a cut-short copy)",
+        SAMPLE + ["input=di_truncated.wav"], ["model", "di_truncated.wav"],
+        ["input: di_truncated.wav: the file is truncated", "copy or export it again"], 2, "out.wav"),
     # export
-    ("export-format-unknown", EXPORT + ["format=onnx"], ["model"],
-     ["export: format 'onnx' is not one of nam, proteus, rtneural, keras"], 2, "run/export"),
-    ("export-model-corrupted", EXPORT + ["format=nam"], ["model_bad_weights"],
-     ["run/model.keras: the model file could not be loaded", "use the model.keras of a finished training run"], 2,
-     "run/export"),
-    ("export-output-dir-missing", EXPORT + ["format=nam", "output=nodir/amp.nam"], ["model"],
-     ["output: the directory nodir does not exist (create it first)"], 2, "nodir"),
-    ("export-knob-out-of-range", EXPORT + ["format=nam", "knobs.gain=11"], ["model"],
-     ["knob 'gain': 11 is outside its range 0..10"], 2, "run/export"),
-    ("export-format-cannot-hold-model", EXPORT + ["format=proteus"], ["model"],
-     ["format proteus: the Proteus plugin would not play this model as trained: it drives one knob input and "
+    Row("export-format-unknown", "unknown export format",
+        EXPORT + ["format=onnx"], ["model"],
+        ["export: format 'onnx' is not one of nam, proteus, rtneural, keras"], 2, "run/export"),
+    Row("export-model-corrupted", "model file whose weights are cut short",
+        EXPORT + ["format=nam"], ["model_bad_weights"],
+        ["run/model.keras: the model file could not be loaded", "use the model.keras of a finished training run"], 2,
+        "run/export"),
+    Row("export-output-dir-missing", "output in a missing directory",
+        EXPORT + ["format=nam", "output=nodir/amp.nam"], ["model"],
+        ["output: the directory nodir does not exist (create it first)"], 2, "nodir"),
+    Row("export-knob-out-of-range", "knob out of range",
+        EXPORT + ["format=nam", "knobs.gain=11"], ["model"],
+        ["knob 'gain': 11 is outside its range 0..10"], 2, "run/export"),
+    Row("export-format-cannot-hold-model", "a model the format cannot hold (Proteus: gain and a 2-way switch)",
+        EXPORT + ["format=proteus"], ["model"],
+        ["format proteus: the Proteus plugin would not play this model as trained: it drives one knob input and "
       "this model has 3", "+experiment=proteus", "export rtneural or nam"], 2, "run/export"),
 ]
 
 XFAIL: dict = {}
+
+# Rows also run as a new interpreter (`python -m ...`): at least one of each entry point and command.
+SUBPROCESS = {"knob-out-of-range", "verify-tampered-manifest", "experiment-unknown", "sample-knob-unknown",
+              "export-format-unknown"}
 
 
 # --- files a row prepares in its own directory ----------------------------------------------------
@@ -262,17 +326,11 @@ PREPARE = {
 }
 
 
-# --- shared fixtures: one small dataset, one small model --------------------------------------------
+# --- shared fixtures: one small dataset, one small model (tests/conftest.py) ----------------------
 
 @pytest.fixture(scope="module")
-def fx(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bad_inputs")
-    p = run_cli("capture", "sweep", *SMALL, f"out={root / 'ds'}")
-    assert p.returncode == 0, p.stderr
-    from tests.test_sampling import make_net  # gain (0..10) and channel (clean | lead); bass fixed at 5
-
-    make_net(hidden=4).save(root / "model.keras")
-    return {"dataset": root / "ds", "model": root / "model.keras"}
+def fx(small_dataset, tiny_model):
+    return {"dataset": small_dataset, "model": tiny_model}
 
 
 def snapshot(root: Path) -> dict:
@@ -281,31 +339,43 @@ def snapshot(root: Path) -> dict:
             for p in sorted(root.rglob("*"))}
 
 
+def doc_command(row: Row) -> str:
+    """The row's command as the docs show it."""
+    return "python -m " + " ".join(row.argv).format(refamp="RefAmp.vst3", dataset="DS")
+
+
 def params() -> list:
-    return [pytest.param(argv, prepare, expect, code, out, id=row_id,
-                         marks=[pytest.mark.xfail(reason=XFAIL[row_id], strict=True)] if row_id in XFAIL else [])
-            for row_id, argv, prepare, expect, code, out in ROWS]
+    return [pytest.param(r.argv, r.prepare, r.expect, r.code, r.out, r.id in SUBPROCESS, id=r.id,
+                         marks=[pytest.mark.xfail(reason=XFAIL[r.id], strict=True)] if r.id in XFAIL else [])
+            for r in ROWS]
 
 
 def test_rows_cover_the_matrix():
-    """At least 25 rows, every command represented, ids unique."""
-    ids = [r[0] for r in ROWS]
+    """At least 25 rows, every command represented (and each run as a new interpreter at least once),
+    ids unique."""
+    ids = [r.id for r in ROWS]
     assert len(ids) >= 25 and len(set(ids)) == len(ids)
-    commands = {" ".join(r[1][:2]) if r[1][0] == "capture" or r[1][1] in ("sample", "export") else "amptrain"
-                for r in ROWS}
-    assert commands == {"capture sweep", "capture params", "capture verify", "capture merge", "amptrain",
-                        "amptrain sample", "amptrain export"}
+    assert SUBPROCESS <= set(ids)
+
+    def command(r):
+        return " ".join(r.argv[:2]) if r.argv[0] == "capture" or r.argv[1] in ("sample", "export") else "amptrain"
+
+    assert {command(r) for r in ROWS} == {"capture sweep", "capture params", "capture verify", "capture merge",
+                                          "amptrain", "amptrain sample", "amptrain export"}
+    assert {r.argv[0] for r in ROWS if r.id in SUBPROCESS} == {"capture", "amptrain"}
+    assert {command(r) for r in ROWS if r.id in SUBPROCESS} >= {"amptrain", "amptrain sample", "amptrain export"}
 
 
-@pytest.mark.parametrize("argv, prepare, expect, code, out", params())
-def test_bad_input(request, fx, tmp_path, argv, prepare, expect, code, out):
+@pytest.mark.parametrize("argv, prepare, expect, code, out, own_process", params())
+def test_bad_input(request, fx, tmp_path, run_main, argv, prepare, expect, code, out, own_process):
     fill = {"dataset": fx["dataset"]}
     if any("{refamp}" in a for a in argv):
         fill["refamp"] = request.getfixturevalue("refamp")  # skipped (CI: failed) when RefAmp cannot be built
     for name in prepare:
         PREPARE[name](tmp_path, fx)
     before = snapshot(tmp_path)
-    p = run_cli(argv[0], *[a.format(**fill) for a in argv[1:]], cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})  # tests.amps
+    run = run_cli if own_process else run_main
+    p = run(argv[0], *[a.format(**fill) for a in argv[1:]], cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})  # tests.amps
     lines = error_lines(p)
     assert "Traceback" not in p.stderr + p.stdout, p.stderr
     assert p.returncode == code, (p.returncode, p.stderr)

@@ -46,14 +46,6 @@ def settings_hashes(root):
     return [(s["index"], s["split"], s["knobs"], s["sha256"]) for s in read_manifest(root)["settings"]]
 
 
-@pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ds") / "small"
-    p = capture(f"out={out}")
-    assert p.returncode == 0, p.stderr
-    return out
-
-
 def test_sweep_writes_a_verified_dataset(small_dataset):
     m = read_manifest(small_dataset)
     assert m["complete"] and m["format_version"] == 2 and m["sample_rate"] == 48000
@@ -127,14 +119,16 @@ def test_verify_catches_missing_file_and_wrong_length(small_dataset, tmp_path):
     assert any("00003.wav has 100 samples" in e for e in errs)
 
 
-def test_rerun_resumes_and_changed_config_is_refused(small_dataset):
-    p = capture(f"out={small_dataset}")
+def test_rerun_resumes_and_changed_config_is_refused(small_dataset, tmp_path):
+    ds = tmp_path / "small"
+    shutil.copytree(small_dataset, ds)  # the shared one stays as it is
+    p = capture(f"out={ds}")
     assert p.returncode == 0 and "resuming" in p.stderr and "nothing left to capture" in p.stderr
-    before = settings_hashes(small_dataset)
-    p = capture(f"out={small_dataset}", "sweep.seed=9")
+    before = settings_hashes(ds)
+    p = capture(f"out={ds}", "sweep.seed=9")
     assert p.returncode == 2
     assert error_lines(p) == [error_lines(p)[0]] and "changed: sweep.seed" in p.stderr and "overwrite=true" in p.stderr
-    assert settings_hashes(small_dataset) == before
+    assert settings_hashes(ds) == before
 
 
 def test_overwrite_replaces(tmp_path):
@@ -272,9 +266,9 @@ def test_stateful_plugin_triggers_reload_and_nondeterminism_is_recorded(tmp_path
     (["plugin.kind=python", "plugin.target=no.such:Amp"], "plugin.target: cannot import", 2),
     (["--frobnicate"], "unknown option --frobnicate", 2),
 ])
-def test_bad_input_one_line_error_and_no_files(tmp_path, args, msg, code):
+def test_bad_input_one_line_error_and_no_files(tmp_path, run_main, args, msg, code):
     out = tmp_path / "ds"
-    p = capture(f"out={out}", *args)
+    p = run_main("capture", "sweep", *SMALL, f"out={out}", *args)  # in this process: tests/test_bad_inputs.py runs a few as new ones
     errs = error_lines(p)
     assert p.returncode == code, p.stderr
     assert len(errs) == 1 and errs[0].startswith("error: ") and msg in errs[0], errs

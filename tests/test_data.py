@@ -5,33 +5,25 @@ import pytest
 from ampcap.dataset import read_manifest
 from ampcap.errors import DatasetError
 from amptrain.data import gather, load_split, segment_plan
-from tests.conftest import SMALL, run_cli
 
 
-@pytest.fixture(scope="module")
-def ds_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("d") / "small"
-    assert run_cli("capture", "sweep", *SMALL, f"out={out}").returncode == 0
-    return out
-
-
-def test_splits_use_their_settings_and_region(ds_dir):
-    m = read_manifest(ds_dir)
-    tr = load_split(ds_dir, m, "train", "train")
-    te = load_split(ds_dir, m, "test", "test")
+def test_splits_use_their_settings_and_region(small_dataset):
+    m = read_manifest(small_dataset)
+    tr = load_split(small_dataset, m, "train", "train")
+    te = load_split(small_dataset, m, "test", "test")
     a, b = m["signal"]["regions"]["test"]
     assert len(tr.y) == 4 and len(te.y) == 1 and te.y.shape[1] == b - a == len(te.x)
     assert all(s["split"] == "test" for s in te.settings)
     assert tr.cond.shape == (4, 8)  # 6 continuous + 2-way channel one-hot
     import soundfile as sf
 
-    full, _ = sf.read(ds_dir / te.settings[0]["file"], dtype="float32")
+    full, _ = sf.read(small_dataset / te.settings[0]["file"], dtype="float32")
     np.testing.assert_array_equal(te.y[0], full[a:b])
 
 
-def test_segment_plan_aligned_and_shuffled(ds_dir):
-    m = read_manifest(ds_dir)
-    tr = load_split(ds_dir, m, "train", "train")
+def test_segment_plan_aligned_and_shuffled(small_dataset):
+    m = read_manifest(small_dataset)
+    tr = load_split(small_dataset, m, "train", "train")
     which, starts = segment_plan(tr, 4800)
     x, c, y = gather(tr, which, starts, 4800)
     n_per = len(tr.x) // 4800

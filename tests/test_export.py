@@ -14,7 +14,7 @@ import pytest
 from amptrain.cli import main as amptrain_main
 from amptrain.losses import esr as _esr
 from tests.conftest import error_lines, run_cli
-from tests.test_sampling import KNOBS, SR, di, make_net
+from tests.models import KNOBS, SR, di, make_net
 
 GAIN = [KNOBS[0]]
 P_SR = 44100

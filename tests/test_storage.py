@@ -45,9 +45,8 @@ def one_error(p, code: int, *needles: str) -> str:
     return lines[-1]
 
 
-def test_capture_on_a_full_disk_stops_cleanly_and_resumes_after_space_is_freed(mount, tmp_path):
-    ref = tmp_path / "ref"
-    assert run_cli("capture", "sweep", *SMALL, f"out={ref}").returncode == 0
+def test_capture_on_a_full_disk_stops_cleanly_and_resumes_after_space_is_freed(mount, small_dataset):
+    ref = small_dataset  # the same capture (SMALL), on a disk with room
     disk = mount("small", "3m")  # room for input.wav and one setting (1.15 MB each), not six
     out = disk / "ds"
     p = run_cli("capture", "sweep", *SMALL, f"out={out}")
@@ -71,27 +70,22 @@ def test_capture_on_a_full_disk_stops_cleanly_and_resumes_after_space_is_freed(m
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    from tests.test_sampling import make_net
-
-    d = tmp_path_factory.mktemp("model")
-    make_net(hidden=4).save(d / "model.keras")
-    sf.write(d / "di.wav", (0.3 * np.sin(np.arange(24000) / 20)).astype(np.float32), 48000, subtype="FLOAT")
-    return d
+def di_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("di") / "di.wav"
+    sf.write(path, (0.3 * np.sin(np.arange(24000) / 20)).astype(np.float32), 48000, subtype="FLOAT")
+    return path
 
 
-def test_read_only_output_is_one_line_for_every_command(mount, model_file, tmp_path):
+def test_read_only_output_is_one_line_for_every_command(mount, tiny_model, di_file, small_dataset, run_main):
+    """capture as a new interpreter; sample, export and training in this process (the same entry point)."""
     ro = mount("ro", "1m", readonly=True)
     before = sorted(ro.rglob("*"))
     p = run_cli("capture", "sweep", *SMALL, f"out={ro / 'ds'}")
     one_error(p, 4, "read-only file system", "choose an output location you can write to")
-    p = run_cli("amptrain", "sample", f"run={model_file / 'model.keras'}", f"input={model_file / 'di.wav'}",
-                f"output={ro / 'out.wav'}", "knobs.gain=3")
+    p = run_main("amptrain", "sample", f"run={tiny_model}", f"input={di_file}", f"output={ro / 'out.wav'}", "knobs.gain=3")
     one_error(p, 4, "read-only file system")
-    p = run_cli("amptrain", "export", f"run={model_file / 'model.keras'}", "format=nam", f"output={ro / 'amp.nam'}")
+    p = run_main("amptrain", "export", f"run={tiny_model}", "format=nam", f"output={ro / 'amp.nam'}")
     one_error(p, 4, "read-only file system")
-    ds = tmp_path / "ds"
-    assert run_cli("capture", "sweep", *SMALL, f"out={ds}").returncode == 0
-    p = run_cli("amptrain", "trainer=quick", f"runs_dir={ro / 'runs'}", "dataset=path", f"dataset.path={ds}")
+    p = run_main("amptrain", "trainer=quick", f"runs_dir={ro / 'runs'}", "dataset=path", f"dataset.path={small_dataset}")
     one_error(p, 4, "read-only file system")
     assert sorted(ro.rglob("*")) == before

@@ -70,15 +70,15 @@ def test_nolly_without_dataset_prints_the_capture_command(tmp_path):
     (["dataset=path", "dataset.path=/nonexistent/ds"], "/nonexistent/ds"),
     (["trainer.resume=true", "name=never_ran"], "no run of 'never_ran'"),
 ])
-def test_bad_inputs_give_one_line(tmp_path, args, expect):
-    p = train(*args, cwd=tmp_path)
+def test_bad_inputs_give_one_line(tmp_path, run_main, args, expect):
+    p = run_main("amptrain", *QUICK, *args, cwd=tmp_path)  # in this process (the nolly test above: a new one)
     lines = error_lines(p)
     assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), p.stderr
     assert expect in lines[0], lines[0]
     assert not (tmp_path / "outputs" / "runs").exists()
 
 
-def test_tampered_dataset_is_refused(small_dataset, tmp_path):
+def test_tampered_dataset_is_refused(small_dataset, tmp_path, run_main):
     import shutil
 
     bad = tmp_path / "bad"
@@ -87,12 +87,12 @@ def test_tampered_dataset_is_refused(small_dataset, tmp_path):
     b = bytearray(f.read_bytes())
     b[-7] ^= 0xFF
     f.write_bytes(bytes(b))
-    p = train("dataset=path", f"dataset.path={bad}", cwd=tmp_path)
+    p = run_main("amptrain", *QUICK, "dataset=path", f"dataset.path={bad}", cwd=tmp_path)
     lines = error_lines(p)
     assert p.returncode == 2 and len(lines) == 1 and "capture verify" in lines[0], p.stderr
 
 
-def test_dataset_with_failed_settings_says_which_and_how_to_retry(small_dataset, tmp_path):
+def test_dataset_with_failed_settings_says_which_and_how_to_retry(small_dataset, tmp_path, run_main):
     import shutil
 
     from ampcap.dataset import read_manifest, write_manifest
@@ -103,7 +103,7 @@ def test_dataset_with_failed_settings_says_which_and_how_to_retry(small_dataset,
     m["settings"][2].update(status="failed", error="plugin process crashed (SIGSEGV)")
     m["complete"] = False
     write_manifest(bad, m)
-    p = train("dataset=path", f"dataset.path={bad}", cwd=tmp_path)
+    p = run_main("amptrain", *QUICK, "dataset=path", f"dataset.path={bad}", cwd=tmp_path)
     lines = error_lines(p)
     assert p.returncode == 2 and len(lines) == 1, p.stderr
     assert "has 1 failed setting(s) (00002: the plugin crashed, hung or gave NaN/silence" in lines[0]

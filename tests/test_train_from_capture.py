@@ -16,12 +16,10 @@ QUICK = ["trainer=quick", "trainer.progress=false", "model=lstm8"]
 
 
 @pytest.fixture(scope="module")
-def failed_dataset(tmp_path_factory):
+def failed_dataset(tmp_path_factory, small_dataset):
     """A capture in which the plugin crashed on one training setting (twice: recorded as failed)."""
     out = tmp_path_factory.mktemp("failed") / "ds"
-    base = run_cli("capture", "sweep", *SMALL, f"out={out}.probe")  # to learn the design's gains
-    assert base.returncode == 0, base.stderr
-    m = read_manifest(f"{out}.probe")
+    m = read_manifest(small_dataset)  # the same design (SMALL): its gains
     bad = next(s for s in m["settings"] if s["split"] == "train" and s["index"] > 0)
     p = run_cli("capture", "sweep", *SMALL, f"out={out}", "plugin.kind=python", "plugin.target=tests.amps:BrokenAmp",
                 "plugin.name=builtin", f"+plugin.options.segfault_gains=[{bad['knobs']['gain']}]")
@@ -30,9 +28,9 @@ def failed_dataset(tmp_path_factory):
     return out, bad
 
 
-def test_without_allow_failed_the_message_names_the_option(failed_dataset, tmp_path):
+def test_without_allow_failed_the_message_names_the_option(failed_dataset, tmp_path, run_main):
     out, bad = failed_dataset
-    p = run_cli("amptrain", *QUICK, "dataset=path", f"dataset.path={out}", cwd=tmp_path)
+    p = run_main("amptrain", *QUICK, "dataset=path", f"dataset.path={out}", cwd=tmp_path)
     lines = error_lines(p)
     assert p.returncode == 2 and len(lines) == 1, p.stderr
     assert f"has 1 failed setting(s) ({bad['id']}" in lines[0] and "dataset.allow_failed=true" in lines[0]
@@ -58,9 +56,8 @@ def test_allow_failed_trains_on_the_captured_settings_and_lists_the_failed_ones(
 
 
 @pytest.mark.slow
-def test_a_second_training_into_a_run_dir_stops_at_once_and_a_killed_ones_lock_does_not_block(tmp_path):
-    ds = tmp_path / "ds"
-    assert run_cli("capture", "sweep", *SMALL, f"out={ds}").returncode == 0
+def test_a_second_training_into_a_run_dir_stops_at_once_and_a_killed_ones_lock_does_not_block(tmp_path, small_dataset):
+    ds = small_dataset
     run = tmp_path / "run"
     args = [*QUICK, "dataset=path", f"dataset.path={ds}", f"run_dir={run}"]
     first = subprocess.Popen([sys.executable, "-m", "amptrain", *args, "trainer.max_epochs=200"], cwd=tmp_path,
