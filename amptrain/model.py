@@ -41,7 +41,7 @@ class AmpNet(keras.Model):
     """inputs: (audio (B,T,1), cond (B,T,C), h (B,H), c (B,H)) -> (y (B,T,1), h, c)."""
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
-                 film_units: int = 16, skip: bool = True, knobs: list | None = None,
+                 film_units: int = 16, skip: bool = True, level: bool = False, knobs: list | None = None,
                  sample_rate: int = 48000, fixed_knobs: dict | None = None, **kw):
         super().__init__(**kw)
         if conditioning not in CONDITIONING:
@@ -54,6 +54,10 @@ class AmpNet(keras.Model):
         self.fixed_knobs = dict(fixed_knobs or {})  # knobs held fixed in the training data, and their values
         self.lstm = layers.LSTM(self.hidden_size, return_sequences=True, return_state=True, name="rec")
         self.film = FiLM(self.hidden_size, self.film_units, name="film") if conditioning == "film" else None
+        # output level exp(w . knobs + b) (zero-initialised: 1): master/channel level changes of tens of dB
+        # without the LSTM having to shrink its output (and its offsets) for quiet settings
+        self.level = bool(level) and self.n_cond > 0
+        self.gain = layers.Dense(1, kernel_initializer="zeros", name="level") if self.level else None
         self.out = layers.Dense(1, name="lin")
         # training only, not saved: run the LSTM through the fused kernel, its rows cut into this many
         # blocks that run on separate cores (set by the trainer; 0 turns the fused kernel off)
@@ -69,6 +73,8 @@ class AmpNet(keras.Model):
         if self.film is not None:
             seq = self.film(seq, cond)
         y = self.out(seq)
+        if self.gain is not None:
+            y = y * ops.exp(self.gain(cond))
         if self.skip:
             y = y + audio
         return y, h, c
@@ -85,5 +91,5 @@ class AmpNet(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "n_cond": self.n_cond,
-                "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip,
+                "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip, "level": self.level,
                 "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs}

@@ -28,56 +28,23 @@ class TBPTT:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.warmup, self.window = int(warmup), int(window)
         self.strategy = strategy or tf.distribute.get_strategy()
-        replicas = self.strategy.num_replicas_in_sync
+        self.replicas = self.strategy.num_replicas_in_sync
         with self.strategy.scope():
             optimizer.build(model.trainable_variables)
-
-        def step(x, c, y, h, s, w):
-            with tf.GradientTape() as tape:
-                p, h2, s2 = model((x, c, h, s), training=True)
-                loss = loss_fn(y[..., 0], p[..., 0], w)
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
-
         # Several replicas: the optimizer would clip each replica's part of the gradient before summing
         # them, which is not the clipping of the whole batch's gradient; so the clipping moves here.
-        clip = None
-        if replicas > 1:
-            clip = _CLIP.get(optimizer) or {"clipnorm": optimizer.clipnorm, "global_clipnorm": optimizer.global_clipnorm,
-                                            "clipvalue": optimizer.clipvalue}
-            _CLIP[optimizer] = clip  # a second TBPTT on this optimizer must not find it unclipped
+        self._clip = None
+        if self.replicas > 1:
+            self._clip = _CLIP.get(optimizer) or {"clipnorm": optimizer.clipnorm, "global_clipnorm": optimizer.global_clipnorm,
+                                                  "clipvalue": optimizer.clipvalue}
+            _CLIP[optimizer] = self._clip  # a second TBPTT on this optimizer must not find it unclipped
             optimizer.clipnorm = optimizer.global_clipnorm = optimizer.clipvalue = None
-
-        def clipped(grads):
-            if clip["clipnorm"]:
-                return [tf.clip_by_norm(g, clip["clipnorm"]) for g in grads]
-            if clip["global_clipnorm"]:
-                return tf.clip_by_global_norm(grads, clip["global_clipnorm"])[0]
-            if clip["clipvalue"]:
-                return [tf.clip_by_value(g, -clip["clipvalue"], clip["clipvalue"]) for g in grads]
-            return list(grads)
-
-        def shared_step(x, c, y, h, s, w):
-            # x, c, h, s: this replica's rows; y, w: the whole batch's
-            ctx = tf.distribute.get_replica_context()
-            with tf.GradientTape() as tape:
-                p, h2, s2 = model((x, c, h, s), training=True)
-                p_all = ctx.all_gather(p[..., 0], axis=0)  # the whole batch's prediction, rows in order
-                loss = loss_fn(y[..., 0], p_all, w) / replicas
-            # all_gather's gradient sums the replicas' upstream gradients and hands each replica its
-            # rows', so these are this replica's terms of the whole batch's gradient; sum them here
-            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tape.gradient(loss, model.trainable_variables))
-            grads = clipped(grads)
-            # the optimizer sums the replicas' gradients again: give it each replica's equal share
-            # (exact for 2, 4, 8... replicas; within an ulp otherwise)
-            optimizer.apply_gradients(zip([g / replicas for g in grads], model.trainable_variables))
-            return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
+        strategy = self.strategy
 
         @tf.function(reduce_retracing=True)
         def update(x, c, y, h, s, w):
-            loss, h2, s2 = self.strategy.run(shared_step if replicas > 1 else step, args=(x, c, y, h, s, w))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), h2, s2
+            loss, h2, s2 = strategy.run(self._shared_step if self.replicas > 1 else self._step, args=(x, c, y, h, s, w))
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), h2, s2
 
         @tf.function(reduce_retracing=True)
         def advance(x, c, h, s):
@@ -85,34 +52,79 @@ class TBPTT:
                 _, h2, s2 = model((x, c, h, s), training=True)  # the fused kernel; nothing else differs
                 return h2, s2
 
-            return self.strategy.run(fwd, args=(x, c, h, s))
-
-        def whole_batch(x, c, y, w):
-            # warm-up, then every window's update, in one graph: the window loop is a tf.while_loop
-            rows, length = x.shape[0], x.shape[1]
-            h = s = tf.zeros([rows, model.hidden_size], x.dtype)
-            warm = min(self.warmup, length - 1)
-            if warm > 0:
-                _, h, s = model((x[:, :warm], c[:, :warm], h, s), training=True)
-            full = (length - warm) // self.window
-            total = tf.constant(0.0, tf.float32)
-
-            def window(a, n, h, s):
-                xs, cs = tf.slice(x, [0, a, 0], [-1, n, -1]), tf.slice(c, [0, a, 0], [-1, n, -1])
-                return step(xs, cs, tf.slice(y, [0, a, 0], [-1, n, -1]), h, s, w)
-
-            for k in tf.range(full):
-                loss, h, s = window(warm + k * self.window, self.window, h, s)
-                total += loss
-            tail = length - warm - full * self.window
-            if tail:
-                loss, h, s = window(warm + full * self.window, tail, h, s)
-                total += loss
-            return total / (full + (1 if tail else 0))
+            return strategy.run(fwd, args=(x, c, h, s))
 
         self._update, self._advance = update, advance
         # one device: one compiled function per batch shape (segment length and rows are fixed in training)
-        self._whole = tf.function(whole_batch) if replicas == 1 else None
+        self._whole = tf.function(self._whole_batch) if self.replicas == 1 else None
+
+    def _step(self, x, c, y, h, s, w):
+        """One window's update on one device: loss, gradient, optimiser step; the state carried on."""
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            p, h2, s2 = self.model((x, c, h, s), training=True)
+            loss = self.loss_fn(y[..., 0], p[..., 0], w)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
+
+    def _clipped(self, grads):
+        import tensorflow as tf
+
+        clip = self._clip
+        if clip["clipnorm"]:
+            return [tf.clip_by_norm(g, clip["clipnorm"]) for g in grads]
+        if clip["global_clipnorm"]:
+            return tf.clip_by_global_norm(grads, clip["global_clipnorm"])[0]
+        if clip["clipvalue"]:
+            return [tf.clip_by_value(g, -clip["clipvalue"], clip["clipvalue"]) for g in grads]
+        return list(grads)
+
+    def _shared_step(self, x, c, y, h, s, w):
+        """One window's update on one of several replicas. x, c, h, s: this replica's rows; y, w: the
+        whole batch's (the loss is that of the whole batch)."""
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            p, h2, s2 = self.model((x, c, h, s), training=True)
+            p_all = ctx.all_gather(p[..., 0], axis=0)  # the whole batch's prediction, rows in order
+            loss = self.loss_fn(y[..., 0], p_all, w) / self.replicas
+        # all_gather's gradient sums the replicas' upstream gradients and hands each replica its
+        # rows', so these are this replica's terms of the whole batch's gradient; sum them here
+        grads = self._clipped(ctx.all_reduce(tf.distribute.ReduceOp.SUM, tape.gradient(loss, variables)))
+        # the optimizer sums the replicas' gradients again: give it each replica's equal share
+        # (exact for 2, 4, 8... replicas; within an ulp otherwise)
+        self.optimizer.apply_gradients(zip([g / self.replicas for g in grads], variables))
+        return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
+
+    def _whole_batch(self, x, c, y, w):
+        """Warm-up, then every window's update, in one graph (the window loop is a tf.while_loop);
+        returns the mean loss over the windows."""
+        import tensorflow as tf
+
+        rows, length = x.shape[0], x.shape[1]
+        h = s = tf.zeros([rows, self.model.hidden_size], x.dtype)
+        warm = min(self.warmup, length - 1)
+        if warm > 0:
+            _, h, s = self.model((x[:, :warm], c[:, :warm], h, s), training=True)
+        full = (length - warm) // self.window
+        total = tf.constant(0.0, tf.float32)
+
+        def window(a, n, h, s):
+            xs, cs = tf.slice(x, [0, a, 0], [-1, n, -1]), tf.slice(c, [0, a, 0], [-1, n, -1])
+            return self._step(xs, cs, tf.slice(y, [0, a, 0], [-1, n, -1]), h, s, w)
+
+        for k in tf.range(full):
+            loss, h, s = window(warm + k * self.window, self.window, h, s)
+            total += loss
+        tail = length - warm - full * self.window
+        if tail:
+            loss, h, s = window(warm + full * self.window, tail, h, s)
+            total += loss
+        return total / (full + (1 if tail else 0))
 
     @staticmethod
     def tracks(cond: np.ndarray, length: int) -> np.ndarray:
@@ -181,16 +193,3 @@ def broadcast(strategy, arrays: list) -> list[np.ndarray]:
         i += f.size
     return parts
 
-
-def predict(model, x: np.ndarray, cond: np.ndarray, chunk: int = 48000) -> np.ndarray:
-    """Run the model sequentially over (B, T, 1) audio, carrying state chunk to chunk; (B, T) out."""
-    from .sampling.render import forward
-
-    B, T = x.shape[0], x.shape[1]
-    c = TBPTT.tracks(cond, T).astype(np.float32)
-    h, s = model.zero_state(B)
-    out = []
-    for t in range(0, T, chunk):
-        p, h, s = forward(model, x[:, t: t + chunk], c[:, t: t + chunk], h, s)
-        out.append(np.asarray(p)[..., 0])
-    return np.concatenate(out, axis=1)

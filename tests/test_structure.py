@@ -1,12 +1,10 @@
 """The code's shape stays as issue 17 left it (measured by benchmarks/structure.py from the source, with
 `ast`): no import cycles between project modules, counting function-level imports (a cycle hidden in a
 function is still a cycle); no private name (`_x`) taken from another module; no function longer than
-LIMIT lines outside the few listed, which belong to work in progress."""
+LIMIT lines."""
 from benchmarks.structure import cycles, functions, graph, module_files, private_uses
 
 LIMIT = 60
-# Longer today, in files of the accuracy work (issue 14), to be split there.
-EXEMPT = {"amptrain.train.fit", "amptrain.tbptt.TBPTT.__init__", "capture.sweep.plan"}
 
 
 def test_no_import_cycles():
@@ -18,7 +16,7 @@ def test_no_private_names_across_modules():
 
 
 def test_functions_are_short():
-    long = [f"{name}: {n} lines" for n, name in functions(module_files()) if n > LIMIT and name not in EXEMPT]
+    long = [f"{name}: {n} lines" for n, name in functions(module_files()) if n > LIMIT]
     assert long == []
 
 

@@ -59,6 +59,10 @@ def folded_weights(net, cond: np.ndarray) -> dict:
         gamma, beta = gb[: net.hidden_size], gb[net.hidden_size:]
         head_b = head_b + beta @ head_w
         head_w = head_w * (1.0 + gamma)[:, None]
+    if getattr(net, "gain", None) is not None:
+        g_w, g_b = (np.asarray(a, np.float64) for a in net.gain.get_weights())
+        g = float(np.exp(cond @ g_w[:, 0] + g_b[0]))
+        head_w, head_b = head_w * g, head_b * g
     return {"kernel": kernel, "recurrent": w["recurrent"], "bias": bias, "head_w": head_w, "head_b": head_b}
 
 
@@ -129,6 +133,9 @@ def _live_inputs(net, fmt: str) -> list[str]:
     if net.conditioning == "film":
         raise ExportError(f"format {fmt}: a FiLM-conditioned model cannot be expressed as one LSTM with knob "
                           "inputs; export nam (fixed knobs) or retrain with model.conditioning=concat")
+    if getattr(net, "gain", None) is not None:
+        raise ExportError(f"format {fmt}: a model with a knob-conditioned output level (model.level) cannot be expressed "
+                          "as one LSTM with knob inputs; export nam (fixed knobs) or retrain with model.level=false")
     return feature_names(net.knobs) if net.conditioning == "concat" else []
 
 
