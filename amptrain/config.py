@@ -35,6 +35,7 @@ class ModelConfig:
     conditioning: str = MISSING         # concat | film | none
     film_units: int = MISSING
     skip: bool = MISSING
+    level: bool = MISSING               # output scaled by exp(linear(knobs)) (fixed-knob exports only)
 
 
 @dataclass

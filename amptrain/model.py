@@ -1,6 +1,8 @@
 """The knob-conditioned LSTM amp model (Wright et al. 2020; Juvela et al. 2024): one LSTM layer, a
-linear output and a residual connection from the input; knobs enter by concatenation with the audio
-(`concat`) or by scaling and shifting the LSTM output from a small MLP (`film`).
+linear output and an optional residual connection from the input; knobs enter by concatenation with
+the audio (`concat`) or by scaling and shifting the LSTM output from a small MLP (`film`), and
+optionally set the output level (`level`: y * exp(w . knobs + b), for amps whose knobs move the level
+by tens of dB: measured on full_amp, docs/results.md).
 
 The model takes and returns the LSTM state explicitly, so truncated back-propagation through time,
 chunked rendering and streaming all use the same weights and code path. Training (`training=True`)
@@ -41,7 +43,7 @@ class AmpNet(keras.Model):
     """inputs: (audio (B,T,1), cond (B,T,C), h (B,H), c (B,H)) -> (y (B,T,1), h, c)."""
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
-                 film_units: int = 16, skip: bool = True, level: bool = False, knobs: list | None = None,
+                 film_units: int = 16, skip: bool = False, level: bool = False, knobs: list | None = None,
                  sample_rate: int = 48000, fixed_knobs: dict | None = None, **kw):
         super().__init__(**kw)
         if conditioning not in CONDITIONING:
