@@ -3,7 +3,10 @@ stage with no output capacitor, plus a fixed offset) against the same amp with i
 the same sweep of each, train each with the defaults on the same budget (`dataset=path`, as a user of
 a third-party plugin would), compare held-out ESR and DC error. Target: the DC amp within 1.5x.
 
-    python -m benchmarks.dc_flow [--minutes 5] [--sweep gain_sweep] [--cpus 0]
+    python -m benchmarks.dc_flow [--minutes 5 | --epochs 20] [--sweep gain_sweep] [--cpus 0]
+
+--epochs gives both runs the same number of updates whatever else the machine is doing (a wall budget
+is fair only on a quiet core).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ AMP = ["plugin.kind=python", "plugin.target=benchmarks.dc_amp:DCAmp", "plugin.na
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--epochs", type=int, default=None, help="a budget of epochs instead of minutes")
     ap.add_argument("--sweep", default="gain_sweep")
     ap.add_argument("--cpus", default=None, help="pin the training runs to these cores (taskset -c)")
     a = ap.parse_args(argv)
@@ -34,7 +38,8 @@ def main(argv=None) -> dict:
         if cap.returncode != 0:
             raise SystemExit(f"error: capture of the {name} amp failed: {cap.stderr.strip().splitlines()[-1:]}")
         run = OUT / "dc_flow" / f"run-{tag}-{a.sweep}"
-        cmd = [sys.executable, "-m", "amptrain", "dataset=path", f"dataset.path={data}", f"trainer.max_minutes={a.minutes}",
+        budget = [f"trainer.max_epochs={a.epochs}", "trainer.max_minutes=null"] if a.epochs else [f"trainer.max_minutes={a.minutes}"]
+        cmd = [sys.executable, "-m", "amptrain", "dataset=path", f"dataset.path={data}", *budget,
                "trainer.progress=false", "trainer.renders=0", f"run_dir={run}"]
         if a.cpus:
             cmd = ["taskset", "-c", a.cpus, *cmd]
@@ -50,10 +55,12 @@ def main(argv=None) -> dict:
                      "train_settings_esr": m["train_settings_esr"], "low_db": m["low_db"], "epochs": m["epochs"]})
         print(f"{name}: held-out ESR {m['heldout_esr']}", flush=True)
     ratio = rows[0]["heldout_esr"] / max(rows[1]["heldout_esr"], 1e-12)
-    print(f"\nuser flow (capture sweep={a.sweep}, train dataset=path, {a.minutes:g} min) on an amp with DC and without")
+    budget = f"{a.epochs} epochs" if a.epochs else f"{a.minutes:g} min"
+    print(f"\nuser flow (capture sweep={a.sweep}, train dataset=path, {budget}) on an amp with DC and without")
     print_table(rows, ["amp", "heldout_esr", "heldout_dc", "train_settings_esr", "low_db", "epochs"])
     print(f"with DC / without: {ratio:.2f}x (target <= 1.5x)")
-    (OUT / "dc_flow.json").write_text(json.dumps({"minutes": a.minutes, "rows": rows, "ratio": ratio}, indent=1))
+    (OUT / "dc_flow.json").write_text(json.dumps({"minutes": None if a.epochs else a.minutes, "epochs": a.epochs, "rows": rows,
+                                                  "ratio": ratio}, indent=1))
     return {"rows": rows, "ratio": ratio}
 
 
