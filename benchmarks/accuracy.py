@@ -174,7 +174,9 @@ def main(argv=None) -> dict:
     for v in a.variants:
         overrides_of(v)
     from ampcap.cli import print_table
-    from amptrain.tfenv import quiet_tensorflow
+    from amptrain.tfenv import own_stderr, quiet_tensorflow
+
+    own_stderr()  # a command line: TensorFlow's start-up chatter is not for the reader
 
     quiet_tensorflow()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,9 @@ def main() -> None:
     ap.add_argument("--no-speed", action="store_true", help="skip the speed table (trained-model measures only)")
     a = ap.parse_args()
 
-    from amptrain.tfenv import quiet_tensorflow
+    from amptrain.tfenv import own_stderr, quiet_tensorflow
+
+    own_stderr()  # a command line: TensorFlow's start-up chatter is not for the reader
 
     quiet_tensorflow()
     import keras

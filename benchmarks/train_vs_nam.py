@@ -114,7 +114,9 @@ def main() -> None:
     ap.add_argument("--conditioned", default="outputs/runs/gain_sweep", help="a gain_sweep run (skipped if missing)")
     a = ap.parse_args()
 
-    from amptrain.tfenv import quiet_tensorflow
+    from amptrain.tfenv import own_stderr, quiet_tensorflow
+
+    own_stderr()  # a command line: TensorFlow's start-up chatter is not for the reader
 
     quiet_tensorflow()
     import torch
