@@ -148,15 +148,14 @@ def _line(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[list, lis
 
 
 def heldout_splits(held: list[dict], discrete: list[str]) -> list[str]:
-    """val/test for each held-out setting: alternating within each combination of the discrete knobs'
-    values, so both halves hold every channel (a Sobol design alternates the channel, and a plain
-    alternation would put every lead setting in val and every clean one in test)."""
-    count: dict = {}
-    out = []
-    for s in held:
-        group = tuple(s[n] for n in discrete)
-        out.append("val" if count.get(group, 0) % 2 == 0 else "test")
-        count[group] = count.get(group, 0) + 1
+    """val/test for each held-out setting: alternating along the settings grouped by their discrete
+    knobs' values (the order within a group kept), so both halves hold every channel (a Sobol design
+    alternates the channel: a plain alternation put every lead setting in val, every clean one in
+    test), and neither half is empty when there are two or more."""
+    order = sorted(range(len(held)), key=lambda i: tuple(str(held[i][n]) for n in discrete))
+    out = [""] * len(held)
+    for rank, i in enumerate(order):
+        out[i] = "val" if rank % 2 == 0 else "test"
     return out
 
 
