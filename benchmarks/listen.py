@@ -4,6 +4,7 @@ knob settings it never saw; writes the pairs and their difference as WAV under
 outputs/benchmarks/listen/, prints ESR and band errors per setting and plots both spectrograms.
 
     python -m benchmarks.listen RUN [--gains 1.875 4.375 6.875 9.375] [--seed 777] [--seconds 20]
+    python -m benchmarks.listen RUN --dataset DIR [--count 4]   # every knob: DIR's held-out test settings
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--gains", type=float, nargs="+", default=[1.875, 4.375, 6.875, 9.375])
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--dataset", type=Path, default=None, help="take the settings from this dataset's test split")
+    ap.add_argument("--count", type=int, default=4, help="with --dataset: how many of its test settings")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
     from ampcap.wav import write_wav
@@ -35,20 +38,31 @@ def main(argv=None) -> list[dict]:
     OUT.mkdir(parents=True, exist_ok=True)
     write_wav(OUT / "di.wav", di, sr)
     rows, pairs = [], []
-    for g in a.gains:
-        knobs = {k: v["default"] for k, v in KNOB_SPECS.items()}
-        knobs["gain"] = g
+    defaults = {k: v["default"] for k, v in KNOB_SPECS.items()}
+    if a.dataset is not None:
+        from ampcap.dataset import read_manifest
+
+        settings = [s["knobs"] for s in read_manifest(a.dataset)["settings"] if s["split"] == "test"][: a.count]
+    else:
+        settings = [{**defaults, "gain": g} for g in a.gains]
+    for i, knobs in enumerate(settings):
+        knobs = {**defaults, **knobs}
+        tag = f"gain-{knobs['gain']:g}" if a.dataset is None else f"setting-{i}"
         target = amp_process(di, sr, knobs)
-        pred = amp.render(di, sr, gain=g)
+        pred = amp.render(di, sr, **{k: knobs[k] for k in amp.knob_names})
         for name, y in (("target", target), ("model", pred), ("difference", target - pred)):
-            write_wav(OUT / f"gain-{g:g}_{name}.wav", np.clip(y, -1, 1), sr)
+            write_wav(OUT / f"{tag}_{name}.wav", np.clip(y, -1, 1), sr)
         b = band_level_error_db(target, pred, sr)
+        g = tag if a.dataset is not None else knobs["gain"]
         rows.append({"gain": g, "esr": round(esr(target, pred), 4), "low_db": round(b["low"], 2),
                      "mid_db": round(b["mid"], 2), "high_db": round(b["high"], 2),
                      "difference_db": round(10 * np.log10(np.mean((target - pred) ** 2) / np.mean(target ** 2)), 1)})
         pairs.append((g, target, pred))
-    print(f"new DI (seed {a.seed}, {a.seconds:g} s) through the amp and {a.run} at unseen gains")
-    print_table(rows, ["gain", "esr", "difference_db", "low_db", "mid_db", "high_db"])
+    print(f"new DI (seed {a.seed}, {a.seconds:g} s) through the amp and {a.run} at unseen settings")
+    if a.dataset is not None:
+        for r, knobs in zip(rows, settings):
+            r["knobs"] = " ".join(f"{k}={v}" for k, v in knobs.items())
+    print_table(rows, ["gain", "esr", "difference_db", "low_db", "mid_db", "high_db"] + (["knobs"] if a.dataset else []))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +73,7 @@ def main(argv=None) -> list[dict]:
         for i, (name, y) in enumerate((("amp", t), ("model", p))):
             axes[i][j].specgram(y[: 8 * sr], NFFT=2048, Fs=sr, noverlap=1536, cmap="magma", vmin=-140, vmax=-30)
             axes[i][j].set_ylim(0, 6000)
-            axes[i][j].set_title(f"{name}, gain {g:g}", fontsize=9)
+            axes[i][j].set_title(f"{name}, {g if isinstance(g, str) else f'gain {g:g}'}", fontsize=9)
     fig.tight_layout()
     fig.savefig(OUT / "spectrograms.png", dpi=90)
     print(f"written to {OUT}/ (WAV pairs, differences, spectrograms.png)")
