@@ -19,7 +19,7 @@ from ampcap.dirlock import LOCK, lock_dir
 from ampcap.errors import ConfigError, DatasetError
 from ampcap.files import atomic_write_bytes, remove_stale_temps, write_json
 from capture.config import compose_capture
-from capture.runner import run_sweep
+from capture.runner import changed_since, run_sweep
 
 from .data import varying_knobs
 
@@ -58,6 +58,11 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
     manifest = None
     if (root / ds.MANIFEST).exists():
         manifest = ds.read_manifest(root)
+        changed = changed_since(ccfg, manifest) if ccfg is not None else []
+        if changed:  # the experiment's config asks for another capture than the one at its path
+            raise DatasetError(f"dataset {root} was captured with another config (changed: {', '.join(changed[:4])}); "
+                               f"capture it again: {capture_command(d)} overwrite=true, or train on it as it is: "
+                               f"dataset=path dataset.path={root}")
         if manifest.get("complete"):
             return root
         failed = [s for s in manifest["settings"] if s.get("status") == "failed"]

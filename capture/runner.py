@@ -52,6 +52,16 @@ def capture_config(cfg: dict, amp: Amp, signal: Signal) -> dict:
     return c
 
 
+def changed_since(cfg_in, manifest: dict) -> list[str]:
+    """Keys of the sweep and signal config that differ between a composed capture config and the one a
+    dataset was captured with (a trainer asks before it reuses a dataset; the plugin is not loaded, so
+    its changes are the capture's to find, by its hash). Empty: the same design over the same DI."""
+    cfg = to_dict(validate(cfg_in, CaptureConfig))
+    old = manifest.get("config") or {}
+    new = {"sweep": {**cfg["sweep"], "shard": None}, "signal": cfg["signal"]}
+    return changed_keys({k: old.get(k) for k in new}, new)
+
+
 def config_sha(c: dict) -> str:
     return sha256_json(c)
 

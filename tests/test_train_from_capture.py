@@ -1,11 +1,14 @@
 """Training on what capture left: a dataset with failed settings (`dataset.allow_failed=true`, the failed
 ones named in the log and in run.json), and one training per run directory (a second one into it
-stops at once naming the first's pid; a killed run's lock does not block the rerun)."""
+stops at once naming the first's pid; a killed run's lock does not block the rerun); a dataset of another
+design at the experiment's path is refused, not reused."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +83,18 @@ def test_a_second_training_into_a_run_dir_stops_at_once_and_a_killed_ones_lock_d
     finally:
         first.kill()
         first.wait()
+
+
+def test_a_dataset_captured_with_another_design_is_not_reused(small_dataset, tmp_path, run_main):
+    """The experiment's dataset path comes from its capture config; a complete dataset there from
+    another design (here 4 training settings where the config now asks for 3) is refused in one line
+    naming the changed keys and both ways on, not trained on as if it were the new one."""
+    stale = tmp_path / "outputs" / "datasets" / "builtin-tiny"
+    shutil.copytree(small_dataset, stale)
+    p = run_main("amptrain", *QUICK, "dataset.sweep=tiny",
+                 "dataset.capture_overrides=['signal.duration_s=6','sweep.n_train=3']", cwd=tmp_path)
+    lines = error_lines(p)
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert "was captured with another config (changed: sweep.n_train)" in lines[0]
+    assert "overwrite=true" in lines[0] and f"dataset.path={Path('outputs/datasets/builtin-tiny')}" in lines[0]
+    assert not (tmp_path / "outputs" / "runs").exists()
