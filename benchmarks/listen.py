@@ -54,7 +54,7 @@ def main(argv=None) -> list[dict]:
             write_wav(OUT / f"{tag}_{name}.wav", np.clip(y, -1, 1), sr)
         b = band_level_error_db(target, pred, sr)
         g = tag if a.dataset is not None else knobs["gain"]
-        rows.append({"gain": g, "esr": round(esr(target, pred), 4), "low_db": round(b["low"], 2),
+        rows.append({"setting": g, "esr": round(esr(target, pred), 4), "low_db": round(b["low"], 2),
                      "mid_db": round(b["mid"], 2), "high_db": round(b["high"], 2),
                      "difference_db": round(10 * np.log10(np.mean((target - pred) ** 2) / np.mean(target ** 2)), 1)})
         pairs.append((g, target, pred))
@@ -62,7 +62,7 @@ def main(argv=None) -> list[dict]:
     if a.dataset is not None:
         for r, knobs in zip(rows, settings):
             r["knobs"] = " ".join(f"{k}={v}" for k, v in knobs.items())
-    print_table(rows, ["gain", "esr", "difference_db", "low_db", "mid_db", "high_db"] + (["knobs"] if a.dataset else []))
+    print_table(rows, ["setting", "esr", "difference_db", "low_db", "mid_db", "high_db"] + (["knobs"] if a.dataset else []))
     import matplotlib
 
     matplotlib.use("Agg")
