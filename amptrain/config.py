@@ -36,6 +36,7 @@ class ModelConfig:
     film_units: int = MISSING
     skip: bool = MISSING
     level: bool = MISSING               # output scaled by exp(linear(knobs)) (fixed-knob exports only)
+    drive: bool = MISSING               # input scaled by exp(linear(knobs)) (fixed-knob exports only)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 linear output and an optional residual connection from the input; knobs enter by concatenation with
 the audio (`concat`) or by scaling and shifting the LSTM output from a small MLP (`film`), and
 optionally set the output level (`level`: y * exp(w . knobs + b), for amps whose knobs move the level
-by tens of dB: measured on full_amp, docs/results.md).
+by tens of dB: measured on full_amp, docs/results.md) and the input drive (`drive`: the audio scaled by
+exp(v . knobs + a) before the LSTM, for gain knobs that move the drive into the first stage by tens of dB).
 
 The model takes and returns the LSTM state explicitly, so truncated back-propagation through time,
 chunked rendering and streaming all use the same weights and code path. Training (`training=True`)
@@ -43,7 +44,7 @@ class AmpNet(keras.Model):
     """inputs: (audio (B,T,1), cond (B,T,C), h (B,H), c (B,H)) -> (y (B,T,1), h, c)."""
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
-                 film_units: int = 16, skip: bool = False, level: bool = False, knobs: list | None = None,
+                 film_units: int = 16, skip: bool = False, level: bool = False, drive: bool = False, knobs: list | None = None,
                  sample_rate: int = 48000, fixed_knobs: dict | None = None, **kw):
         super().__init__(**kw)
         if conditioning not in CONDITIONING:
@@ -60,6 +61,10 @@ class AmpNet(keras.Model):
         # without the LSTM having to shrink its output (and its offsets) for quiet settings
         self.level = bool(level) and self.n_cond > 0
         self.gain = layers.Dense(1, kernel_initializer="zeros", name="level") if self.level else None
+        # input drive exp(v . knobs + a) (zero-initialised: 1): the gain knob's tens of dB of drive into the first
+        # stage, so the LSTM sees audio at a knob-normalised level
+        self.drive = bool(drive) and self.n_cond > 0
+        self.drive_gain = layers.Dense(1, kernel_initializer="zeros", name="drive") if self.drive else None
         self.out = layers.Dense(1, name="lin")
         # training only, not saved: run the LSTM through the fused kernel, its rows cut into this many
         # blocks that run on separate cores (set by the trainer; 0 turns the fused kernel off)
@@ -67,7 +72,8 @@ class AmpNet(keras.Model):
 
     def call(self, inputs, training=False):
         audio, cond, h, c = inputs
-        x = ops.concatenate([audio, cond], axis=-1) if self.conditioning == "concat" else audio
+        x = audio * ops.exp(self.drive_gain(cond)) if self.drive_gain is not None else audio
+        x = ops.concatenate([x, cond], axis=-1) if self.conditioning == "concat" else x
         if training and self.fused_splits and fused_lstm.available():
             seq, h, c = fused_lstm.fused_lstm(self.lstm.cell, x, h, c, self.fused_splits)
         else:
@@ -94,4 +100,4 @@ class AmpNet(keras.Model):
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "n_cond": self.n_cond,
                 "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip, "level": self.level,
-                "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs}
+                "drive": self.drive, "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs}

@@ -56,11 +56,16 @@ PARTS = {
     "film": ["model.conditioning=film"],
     "keras": ["trainer.fused_lstm=false"],
     "h64": ["model.hidden_size=64"],
+    "drive": ["model.drive=true"],      # input scaled by exp(v . knobs + a): a knob-set drive
+    "nodrive": ["model.drive=false"],
     # many-knob designs (full_amp): more settings of the same DI (each costs ~0.15 s to capture)
     "n64": ["dataset.capture_overrides=['sweep.n_train=64','sweep.n_heldout=16','out=outputs/datasets/builtin-default-n64']"],
     "n128": ["dataset.capture_overrides=['sweep.n_train=128','sweep.n_heldout=16','out=outputs/datasets/builtin-default-n128']"],
     "ve50": ["trainer.val_every=50"],  # validate every 50 batches (an epoch of 128 settings is ~170 batches)
     "n256": ["dataset.capture_overrides=['sweep.n_train=256','sweep.n_heldout=16','out=outputs/datasets/builtin-default-n256']"],
+    # the same audio in twice the settings: 512 settings of a 15 s DI against 256 of 30 s
+    "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
+                "'out=outputs/datasets/builtin-default-n512s15']"],
     # 25 gain levels instead of 9: the 9-level design's held-out gains are not among them (33 levels would
     # hold them all), so both are measured on the same unseen gains (--eval-dataset)
     "n25": ["dataset.capture_overrides=['sweep.n_train=25','out=outputs/datasets/builtin-gain_sweep-n25']"],

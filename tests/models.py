@@ -8,7 +8,7 @@ KNOBS = [{"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "defaul
          {"name": "channel", "kind": "discrete", "choices": ["clean", "lead"], "default": "clean"}]
 
 
-def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1, sample_rate=SR, level=False):
+def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1, sample_rate=SR, level=False, drive=False):
     """An untrained model with its knob inputs made strong enough to matter audibly."""
     from amptrain.tfenv import quiet_tensorflow
 
@@ -19,8 +19,8 @@ def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1, 
     from amptrain.model import AmpNet
 
     keras.utils.set_random_seed(seed)
-    net = AmpNet(hidden_size=hidden, n_cond=n_features(knobs), conditioning=conditioning, skip=skip, level=level, knobs=knobs,
-                 sample_rate=sample_rate, fixed_knobs={"bass": 5.0}).build_weights()
+    net = AmpNet(hidden_size=hidden, n_cond=n_features(knobs), conditioning=conditioning, skip=skip, level=level, drive=drive,
+                 knobs=knobs, sample_rate=sample_rate, fixed_knobs={"bass": 5.0}).build_weights()
     k, r, b = net.lstm.get_weights()
     k[0] *= 4.0   # drive the audio input into the nonlinearity
     k[1:] *= 3.0  # and make the knobs change the sound
@@ -28,6 +28,9 @@ def make_net(hidden=16, knobs=KNOBS, conditioning="concat", skip=False, seed=1, 
     if level:  # the zero-initialised level layer would be 1 at every setting: make it follow the knobs
         w, b = net.gain.get_weights()
         net.gain.set_weights([np.linspace(-2.0, 1.0, w.size).reshape(w.shape).astype(np.float32), b + 0.3])
+    if drive:  # likewise the input drive
+        w, b = net.drive_gain.get_weights()
+        net.drive_gain.set_weights([np.linspace(1.5, -1.0, w.size).reshape(w.shape).astype(np.float32), b - 0.2])
     return net
 
 

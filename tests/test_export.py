@@ -100,15 +100,17 @@ def nam_core_play(cfg: dict, x: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-@pytest.mark.parametrize("conditioning", ["concat", "film", "level"])
+@pytest.mark.parametrize("conditioning", ["concat", "film", "level", "drive"])
 def test_nam_file_follows_the_core_rules_and_plays_as_our_render(tmp_path, conditioning):
     import torch
     from nam.models import init_from_nam
 
     from amptrain.sampling.export import export
 
-    # level: concat with a knob-set output level, folded into NAM's output layer like FiLM
-    net = make_net(hidden=12, conditioning="concat" if conditioning == "level" else conditioning, level=conditioning == "level")
+    # level: concat with a knob-set output level, folded into NAM's output layer like FiLM; drive: a knob-set
+    # input drive and output level, folded into the LSTM's input weights and the output layer
+    net = make_net(hidden=12, conditioning="film" if conditioning == "film" else "concat",
+                   level=conditioning in ("level", "drive"), drive=conditioning == "drive")
     if conditioning == "film":  # the zero-initialised FiLM projection would make the knobs inert
         w, b = net.film.proj.get_weights()
         net.film.proj.set_weights([np.random.default_rng(0).normal(0, 0.5, w.shape).astype(np.float32), b])
@@ -353,6 +355,8 @@ def test_rtneural_export_says_when_aida_x_would_not_list_the_model(tmp_path, cap
     ("rtneural", dict(knobs=GAIN, conditioning="film"), "a FiLM-conditioned model cannot be expressed"),
     ("rtneural", dict(knobs=GAIN, level=True), "a knob-conditioned output level (model.level) cannot be expressed"),
     ("proteus", dict(knobs=GAIN, level=True), "a knob-conditioned output level (model.level) cannot be expressed"),
+    ("rtneural", dict(knobs=GAIN, drive=True), "a knob-conditioned input drive (model.drive) cannot be expressed"),
+    ("proteus", dict(knobs=GAIN, drive=True), "a knob-conditioned input drive (model.drive) cannot be expressed"),
     ("nam", dict(knobs=GAIN, skip=True), "NAM's LSTM has no input-to-output skip"),
 ])
 def test_formats_refuse_models_they_cannot_hold(tmp_path, fmt, build, message):

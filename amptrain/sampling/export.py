@@ -63,6 +63,9 @@ def folded_weights(net, cond: np.ndarray) -> dict:
         g_w, g_b = (np.asarray(a, np.float64) for a in net.gain.get_weights())
         g = float(np.exp(cond @ g_w[:, 0] + g_b[0]))
         head_w, head_b = head_w * g, head_b * g
+    if getattr(net, "drive_gain", None) is not None:  # the audio's input column scaled by the drive
+        d_w, d_b = (np.asarray(a, np.float64) for a in net.drive_gain.get_weights())
+        kernel = kernel * float(np.exp(cond @ d_w[:, 0] + d_b[0]))
     return {"kernel": kernel, "recurrent": w["recurrent"], "bias": bias, "head_w": head_w, "head_b": head_b}
 
 
@@ -136,6 +139,9 @@ def _live_inputs(net, fmt: str) -> list[str]:
     if getattr(net, "gain", None) is not None:
         raise ExportError(f"format {fmt}: a model with a knob-conditioned output level (model.level) cannot be expressed "
                           "as one LSTM with knob inputs; export nam (fixed knobs) or retrain with model.level=false")
+    if getattr(net, "drive_gain", None) is not None:
+        raise ExportError(f"format {fmt}: a model with a knob-conditioned input drive (model.drive) cannot be expressed "
+                          "as one LSTM with knob inputs; export nam (fixed knobs) or retrain with model.drive=false")
     return feature_names(net.knobs) if net.conditioning == "concat" else []
 
 
