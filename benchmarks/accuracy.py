@@ -47,6 +47,7 @@ PARTS = {
     "seg12k": ["trainer.segment=12000"],
     "lr1e-2": ["trainer.learning_rate=0.01"],
     "lr2e-3": ["trainer.learning_rate=0.002"],
+    "lr3e-3": ["trainer.learning_rate=0.003"],
     "lr5e-3": ["trainer.learning_rate=0.005"],
     "lr2e-2": ["trainer.learning_rate=0.02"],
     "lr4e-2": ["trainer.learning_rate=0.04"],

@@ -5,6 +5,7 @@ outputs/benchmarks/listen/, prints ESR and band errors per setting and plots bot
 
     python -m benchmarks.listen RUN [--gains 1.875 4.375 6.875 9.375] [--seed 777] [--seconds 20]
     python -m benchmarks.listen RUN --dataset DIR [--count 4]   # every knob: DIR's held-out test settings
+    python -m benchmarks.listen RUN --dataset DIR --plugin refamp  # a hosted plugin instead of the embedded amp
 """
 from __future__ import annotations
 
@@ -16,6 +17,21 @@ import numpy as np
 OUT = Path("outputs/benchmarks/listen")
 
 
+def plugin_process(name: str, sr: int):
+    """amp_process for a hosted plugin (conf/plugin/NAME.yaml): (audio, sr, knobs) -> its output."""
+    from ampcap.config import to_dict
+    from capture.config import compose_capture
+    from capture.host import make_amp
+
+    host = make_amp(to_dict(compose_capture([f"plugin={name}", f"plugin.sample_rate={sr}"]).plugin))
+
+    def process(x, _sr, knobs):
+        host.set_knobs(knobs)
+        return np.asarray(host.process(x), np.float32)
+
+    return process
+
+
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run")
@@ -24,6 +40,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--dataset", type=Path, default=None, help="take the settings from this dataset's test split")
     ap.add_argument("--count", type=int, default=4, help="with --dataset: how many of its test settings")
+    ap.add_argument("--plugin", default="builtin", help="the amp: a conf/plugin name (hosted plugins need --dataset)")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
     from ampcap.wav import write_wav
@@ -32,13 +49,16 @@ def main(argv=None) -> list[dict]:
     from capture.builtin_amp import KNOB_SPECS, amp_process
     from capture.signals import builtin_signal
 
+    if a.plugin != "builtin" and a.dataset is None:
+        raise SystemExit("error: --plugin needs --dataset (the settings to play, in the plugin's own knob values)")
     amp = AmpModel.load(a.run)
     sr = amp.sample_rate
+    target_of = amp_process if a.plugin == "builtin" else plugin_process(a.plugin, sr)
     di = builtin_signal(sr, a.seconds, a.seed, 0.1, 0.2).audio.astype(np.float32)
     OUT.mkdir(parents=True, exist_ok=True)
     write_wav(OUT / "di.wav", di, sr)
     rows, pairs = [], []
-    defaults = {k: v["default"] for k, v in KNOB_SPECS.items()}
+    defaults = {k: v["default"] for k, v in KNOB_SPECS.items()} if a.plugin == "builtin" else {}
     if a.dataset is not None:
         from ampcap.dataset import read_manifest
 
@@ -48,7 +68,7 @@ def main(argv=None) -> list[dict]:
     for i, knobs in enumerate(settings):
         knobs = {**defaults, **knobs}
         tag = f"gain-{knobs['gain']:g}" if a.dataset is None else f"setting-{i}"
-        target = amp_process(di, sr, knobs)
+        target = target_of(di, sr, knobs)
         pred = amp.render(di, sr, **{k: knobs[k] for k in amp.knob_names})
         for name, y in (("target", target), ("model", pred), ("difference", target - pred)):
             write_wav(OUT / f"{tag}_{name}.wav", np.clip(y, -1, 1), sr)
