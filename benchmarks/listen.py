@@ -18,18 +18,15 @@ OUT = Path("outputs/benchmarks/listen")
 
 
 def plugin_process(name: str, sr: int):
-    """amp_process for a hosted plugin (conf/plugin/NAME.yaml): (audio, sr, knobs) -> its output."""
+    """amp_process for a hosted plugin (conf/plugin/NAME.yaml): (audio, sr, knobs) -> its output, rendered
+    as capture renders a setting (pre-roll, latency compensation)."""
     from ampcap.config import to_dict
     from capture.config import compose_capture
-    from capture.host import make_amp
+    from capture.host import make_amp, render_setting
 
-    host = make_amp(to_dict(compose_capture([f"plugin={name}", f"plugin.sample_rate={sr}"]).plugin))
-
-    def process(x, _sr, knobs):
-        host.set_knobs(knobs)
-        return np.asarray(host.process(x), np.float32)
-
-    return process
+    pcfg = to_dict(compose_capture([f"plugin={name}", f"plugin.sample_rate={sr}"]).plugin)
+    host = make_amp(pcfg)
+    return lambda x, _sr, knobs: render_setting(host, knobs, x, pcfg["preroll_s"], pcfg["max_latency"]).audio
 
 
 def main(argv=None) -> list[dict]:

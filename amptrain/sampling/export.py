@@ -136,12 +136,10 @@ def _live_inputs(net, fmt: str) -> list[str]:
     if net.conditioning == "film":
         raise ExportError(f"format {fmt}: a FiLM-conditioned model cannot be expressed as one LSTM with knob "
                           "inputs; export nam (fixed knobs) or retrain with model.conditioning=concat")
-    if getattr(net, "gain", None) is not None:
-        raise ExportError(f"format {fmt}: a model with a knob-conditioned output level (model.level) cannot be expressed "
-                          "as one LSTM with knob inputs; export nam (fixed knobs) or retrain with model.level=false")
-    if getattr(net, "drive_gain", None) is not None:
-        raise ExportError(f"format {fmt}: a model with a knob-conditioned input drive (model.drive) cannot be expressed "
-                          "as one LSTM with knob inputs; export nam (fixed knobs) or retrain with model.drive=false")
+    for layer, what, key in (("gain", "output level", "level"), ("drive_gain", "input drive", "drive")):
+        if getattr(net, layer, None) is not None:
+            raise ExportError(f"format {fmt}: a model with a knob-conditioned {what} (model.{key}) cannot be expressed "
+                              f"as one LSTM with knob inputs; export nam (fixed knobs) or retrain with model.{key}=false")
     return feature_names(net.knobs) if net.conditioning == "concat" else []
 
 
