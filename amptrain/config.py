@@ -63,6 +63,7 @@ class TrainerConfig:
     max_epochs: int = MISSING
     max_minutes: Optional[float] = MISSING  # stop after this wall time (best checkpoint is kept)
     patience: Optional[int] = MISSING   # early stopping: validations without a better validation ESR (null: never)
+    select: str = MISSING               # the model kept: last (the last validated weights) | best (the best validation ESR)
     schedule: str = MISSING             # cosine (warm-up, then cosine to the budget's end) | plateau (halving)
     lr_warmup: float = MISSING          # cosine: fraction of the budget spent ramping the learning rate up
     lr_patience: int = MISSING          # plateau: halve the learning rate after this many validations without progress
@@ -103,6 +104,7 @@ def compose_train(overrides: list[str], config_dir: str | None = None) -> DictCo
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 SCHEDULES = ("cosine", "plateau")
+SELECTS = ("last", "best")
 
 
 def check(cfg: dict) -> None:
@@ -128,6 +130,7 @@ def check(cfg: dict) -> None:
         ("trainer.max_epochs", t["max_epochs"] >= 1, "must be at least 1"),
         ("trainer.patience", t["patience"] is None or t["patience"] >= 1, "must be at least 1 (or null: no early stopping)"),
         ("trainer.schedule", t["schedule"] in SCHEDULES, f"must be one of {', '.join(SCHEDULES)}"),
+        ("trainer.select", t["select"] in SELECTS, f"must be one of {', '.join(SELECTS)}"),
         ("trainer.lr_warmup", 0 <= t["lr_warmup"] < 1, "must be in [0, 1)"),
         ("trainer.ema", 0 <= t["ema"] < 1, "must be in [0, 1)"),
         ("trainer.val_every", t["val_every"] >= 0, "must be >= 0 (0: after each epoch)"),

@@ -48,10 +48,11 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
             "esr_pre": f"the same after the training loss's pre-emphasis ({pre})",
             "heldout": "test settings (never trained on) x test audio (never trained on)",
             "train_settings": "training settings x test audio (diagnostic)",
-            "validation": "val settings x val audio (used for early stopping)",
+            "validation": "val settings x val audio (watched: early stopping, plateau schedule, trainer.select=best)",
             "bands_db": "prediction level minus target level per band (<250 Hz, 250 Hz-2 kHz, >2 kHz)",
         },
-        "training": {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "stop_reason": state["stop_reason"],
+        "training": {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
+                     "select": t["select"], "chosen_epoch": state.get("chosen_epoch", state["best_epoch"]), "stop_reason": state["stop_reason"],
                      "train_seconds": round(seconds, 1), "samples_per_s": round(samples / seconds, 1) if seconds else None,
                      "parameters": int(model.count_params()),
                      "wall_minutes": round(state.get("elapsed_seconds", seconds) / 60, 2),
@@ -80,7 +81,8 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
 
 def print_summary(out: dict, head_key: str, names: list[str], log) -> None:
     tr = out["training"]
-    log(f"\n{out['name']}: {tr['epochs']} epochs (best {tr['best_epoch']}), {tr['train_seconds']:.0f} s training, "
+    log(f"\n{out['name']}: {tr['epochs']} epochs (model of epoch {tr['chosen_epoch']}, {tr['select']}; best validation "
+        f"at {tr['best_epoch']}), {tr['train_seconds']:.0f} s training, "
         f"{(tr['samples_per_s'] or 0) / 1e3:.0f}k samples/s, {tr['parameters']} parameters")
     for w in tr.get("warnings", []):
         log(f"warning: {w}")

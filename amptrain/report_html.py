@@ -148,7 +148,8 @@ def summary_section(metrics: dict, info: dict, amp, manifest: dict, head: str) -
         ["fixed knobs", esc(fixed) + " (held in the training data; the model cannot change them)"],
         ["model", f"LSTM {cfg['model']['hidden_size']} units, {esc(cfg['model']['conditioning'])} conditioning, {tr['parameters']} parameters"],
         ["budget", esc(budget)],
-        ["training", f"{tr['epochs']} epochs (best {tr['best_epoch']}; {esc(tr['stop_reason'])}), {tr['train_seconds']:.0f} s, "
+        ["training", f"{tr['epochs']} epochs (model of epoch {tr.get('chosen_epoch', tr['best_epoch'])}, {esc(tr.get('select', 'best'))}; "
+                     f"best validation at {tr['best_epoch']}; {esc(tr['stop_reason'])}), {tr['train_seconds']:.0f} s, "
                      f"{(tr['samples_per_s'] or 0) / 1e3:.0f}k samples/s"],
         ["loss", f"ESR + DC, pre-emphasis <code>{esc(cfg['loss']['pre_emphasis'])}</code>"],
         ["dataset", f"<code>{esc(info['dataset']['path'])}</code>: {esc(info['dataset']['plugin'].get('name'))}, "

@@ -22,7 +22,7 @@ RISING_EPOCHS = 3  # validation ESR rising this many epochs in a row while the t
 
 def new_state(lr: float) -> dict:
     return {"epoch": 0, "batch": 0, "updates": 0,
-            "best_val": None, "best_epoch": None, "bad_epochs": 0, "lr_bad_epochs": 0,
+            "best_val": None, "best_epoch": None, "chosen_epoch": None, "bad_epochs": 0, "lr_bad_epochs": 0,
             "lr": lr, "history": [], "train_seconds": 0.0, "elapsed_seconds": 0.0, "trained_samples": 0,
             "warnings": [], "done": False, "stop_reason": None}
 
@@ -120,7 +120,8 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         pre_emphasis: str, ckpt_dir: Path, state: dict, writer=None, log=print, chief: bool = True,
         balance: bool = True, sync=None) -> dict:
     """Train from `state` (new or loaded from the last checkpoint) until early stopping, max_epochs
-    or max_minutes; returns the final state. The best weights are in `ckpt_dir/best.npz`.
+    or max_minutes; returns the final state. The kept model (trainer.select: the last validated weights,
+    or the best validated) is in `ckpt_dir/best.npz`.
 
     Several workers (`sync`: the chief's numbers to every worker, `tbptt.broadcast`): every worker
     runs the same batches (its replicas' share of each); only the chief validates and writes
@@ -150,7 +151,10 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         if state["batch"] >= n_batches:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on
             state.update(epoch=epoch + 1, batch=0)
         improved = record(loop, state, row, spent)
-        save(loop, state, improved, held)
+        keep = improved or t["select"] == "last"
+        if keep:
+            state["chosen_epoch"] = row["epoch"]
+        save(loop, state, keep, held)
         report(loop, state, row, improved)
     return state
 
@@ -230,11 +234,11 @@ def record(loop: Loop, state: dict, row: dict, spent: bool) -> bool:
     return improved
 
 
-def save(loop: Loop, state: dict, improved: bool, held: list | None) -> None:
-    """Checkpoints (the chief's): best and the kept epoch from the weights validated (the average, when
-    kept), then the trained weights back in the model and last.npz (with the average)."""
+def save(loop: Loop, state: dict, keep: bool, held: list | None) -> None:
+    """Checkpoints (the chief's): the kept model (best.npz, when `keep`) and the kept epoch from the weights
+    validated (the average, when kept), then the trained weights back in the model and last.npz (with the average)."""
     if loop.chief:  # best first: a kill between the two writes leaves last.npz one epoch behind, never ahead
-        if improved:
+        if keep:
             checkpoint.save(loop.ckpt_dir / "best.npz", loop.model, loop.optimizer, state)
         if loop.t["keep_epochs"]:
             checkpoint.save(loop.ckpt_dir / f"epoch-{len(state['history']):04d}.npz", loop.model, loop.optimizer, state)

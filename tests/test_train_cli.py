@@ -65,6 +65,7 @@ def test_nolly_without_dataset_prints_the_capture_command(tmp_path):
     (["model.hidden_size=abc"], "model.hidden_size"),
     (["model.conditioning=xyz"], "model.conditioning"),
     (["trainer.batch_size=0"], "trainer.batch_size"),
+    (["trainer.select=first"], "trainer.select"),
     (["loss.pre_emphasis=pink"], "loss.pre_emphasis"),
     (["dataset=path"], "dataset.path"),
     (["dataset=path", "dataset.path=/nonexistent/ds"], "/nonexistent/ds"),

@@ -91,3 +91,28 @@ def test_retracing_notice_is_dropped_other_warnings_kept():
     finally:
         log.removeHandler(h)
     assert seen == ["something else"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("select", ["last", "best"])
+def test_the_kept_model_is_the_last_validated_or_the_best(small_dataset, tmp_path, select):
+    """trainer.select=last keeps the weights of the last validation (the schedule's end), best the weights
+    of the lowest validation ESR; metrics.json says which epoch's model it is."""
+    from amptrain import checkpoint
+
+    run = tmp_path / select
+    p = run_cli("amptrain", "trainer=quick", "trainer.progress=false", "model=lstm8", "trainer.batch_size=2",
+                "trainer.max_epochs=4", "trainer.renders=0", "trainer.keep_epochs=true", "trainer.learning_rate=0.05",
+                f"trainer.select={select}", "dataset=path", f"dataset.path={small_dataset}", f"run_dir={run}")
+    assert p.returncode == 0, p.stderr[-1500:]
+    epochs = sorted((run / "checkpoints").glob("epoch-*.npz"))
+    val = [checkpoint.read_state(f)["history"][-1]["val_esr"] for f in epochs]
+    want = epochs[-1] if select == "last" else epochs[int(np.argmin(val))]
+    assert int(np.argmin(val)) != len(val) - 1, val  # the two rules differ on this run (else the test proves nothing)
+    with np.load(run / "checkpoints" / "best.npz") as a, np.load(want) as b:
+        keys = [k for k in a.files if k.startswith("model/")]
+        assert keys and all(np.array_equal(a[k], b[k]) for k in keys)
+    tr = json.loads((run / "metrics.json").read_text())["training"]
+    assert tr["select"] == select
+    assert tr["chosen_epoch"] == checkpoint.read_state(want)["history"][-1]["epoch"]
+
