@@ -61,7 +61,7 @@ class TrainerConfig:
     learning_rate: float = MISSING
     clipnorm: Optional[float] = MISSING
     max_epochs: int = MISSING
-    max_minutes: Optional[float] = MISSING  # stop after this wall time (best checkpoint is kept)
+    max_minutes: Optional[float] = MISSING  # stop after this wall time (the run keeps its model: select)
     patience: Optional[int] = MISSING   # early stopping: validations without a better validation ESR (null: never)
     select: str = MISSING               # the model kept: last (the last validated weights) | best (the best validation ESR)
     schedule: str = MISSING             # cosine (warm-up, then cosine to the budget's end) | plateau (halving)

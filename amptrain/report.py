@@ -1,4 +1,4 @@
-"""The end of a run: save the best model as `.keras`, measure it on held-out settings x unseen test
+"""The end of a run: save the kept model (trainer.select) as `.keras`, measure it on held-out settings x unseen test
 audio (and, as a diagnostic, training settings x test audio), write metrics.json, plots and WAV
 renders, and print the summary."""
 from __future__ import annotations

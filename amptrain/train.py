@@ -151,10 +151,10 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         if state["batch"] >= n_batches:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on
             state.update(epoch=epoch + 1, batch=0)
         improved = record(loop, state, row, spent)
-        keep = improved or t["select"] == "last"
-        if keep:
+        chosen = improved or t["select"] == "last"
+        if chosen:
             state["chosen_epoch"] = row["epoch"]
-        save(loop, state, keep, held)
+        save(loop, state, chosen, held)
         report(loop, state, row, improved)
     return state
 
@@ -234,11 +234,11 @@ def record(loop: Loop, state: dict, row: dict, spent: bool) -> bool:
     return improved
 
 
-def save(loop: Loop, state: dict, keep: bool, held: list | None) -> None:
-    """Checkpoints (the chief's): the kept model (best.npz, when `keep`) and the kept epoch from the weights
+def save(loop: Loop, state: dict, chosen: bool, held: list | None) -> None:
+    """Checkpoints (the chief's): the run's model (best.npz, when `chosen`) and the kept epoch from the weights
     validated (the average, when kept), then the trained weights back in the model and last.npz (with the average)."""
     if loop.chief:  # best first: a kill between the two writes leaves last.npz one epoch behind, never ahead
-        if keep:
+        if chosen:
             checkpoint.save(loop.ckpt_dir / "best.npz", loop.model, loop.optimizer, state)
         if loop.t["keep_epochs"]:
             checkpoint.save(loop.ckpt_dir / f"epoch-{len(state['history']):04d}.npz", loop.model, loop.optimizer, state)

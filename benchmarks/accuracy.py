@@ -29,10 +29,11 @@ PARTS = {
     "base": [],
     # the trainer before the fused kernel and the new defaults (the DC loss fix stays: it has no switch)
     "before": ["trainer.fused_lstm=false", "trainer.schedule=plateau", "trainer.ema=0", "trainer.learning_rate=0.005",
-               "trainer.patience=10", "trainer.min_lr=1e-5"],
+               "trainer.patience=10", "trainer.min_lr=1e-5", "trainer.select=best"],
     "plateau": ["trainer.schedule=plateau", "trainer.patience=10"],
     "cosine": ["trainer.schedule=cosine", "trainer.patience=null"],
     "ema": ["trainer.ema=0.98"],
+    "best": ["trainer.select=best"],    # keep the checkpoint of the lowest validation ESR (the default until 2026-12-02)
     "noema": ["trainer.ema=0"],
     "plain": ["loss.plain_weight=0.5"],
     "noplain": ["loss.plain_weight=0"],
@@ -203,7 +204,7 @@ def main(argv=None) -> dict:
         print(f"  held-out ESR {row['heldout_esr']}  (val {row['val_esr']}, low {row['low_db']} dB)", flush=True)
     cols = ["variant", "minutes", "epochs", "samples_per_s", "val_esr", "heldout_esr", "train_settings_esr", "gap",
             "worst_x_mean", "low_db", "mid_db", "high_db"]
-    print(f"\n{a.experiment}: held-out ESR at equal wall time (test settings x test audio; chosen on validation)")
+    print(f"\n{a.experiment}: held-out ESR at equal wall time (test settings x test audio; the model each run kept: trainer.select)")
     print_table(rows, cols)
     plot(rows, OUT / f"accuracy-{a.experiment}{a.tag}.png", f"{a.experiment}: held-out ESR vs minutes")
     print(f"\nwritten to {out} and {out.with_suffix('.png')}")
