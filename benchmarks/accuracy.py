@@ -71,6 +71,11 @@ PARTS = {
     # the same audio in twice the settings: 512 settings of a 15 s DI against 256 of 30 s
     "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
                 "'out=outputs/datasets/builtin-default-n512s15']"],
+    # training settings pushed towards the knobs' ends (sweep.edges; the held-out settings stay the default's): measure
+    # with --eval-dataset on the default dataset, so both see the same test settings
+    "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
+    "edges100": ["dataset.capture_overrides=['sweep.edges=1.0','out=outputs/datasets/builtin-default-edges100']"],
+    "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],  # capture it first (RefAmp is never auto-captured)
     # 25 gain levels instead of 9: the 9-level design's held-out gains are not among them (33 levels would
     # hold them all), so both are measured on the same unseen gains (--eval-dataset)
     "n25": ["dataset.capture_overrides=['sweep.n_train=25','out=outputs/datasets/builtin-gain_sweep-n25']"],

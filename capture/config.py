@@ -50,6 +50,7 @@ class SweepConfig:
     vary: Optional[List[str]] = None    # knobs the design moves (default: all not in `fixed`)
     fixed: Dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    edges: float = 0.0                  # random/sobol/lhs: training settings pushed towards the knobs' ends (0..1)
     shard: Optional[str] = None         # "i/n": capture a deterministic share of the settings
 
 

@@ -18,7 +18,7 @@ from .config import CaptureConfig
 from .host import Amp, DescribedAmp, PluginAmp, describe, make_amp
 from .pool import auto_timeout, capture_pending, clear_partial_files, run_checks
 from .report import write_dataset_report
-from .sweep import parse_shard, plan
+from .sweep import design_identity, parse_shard, plan
 from .worker import HostProcess, describe_in_worker
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def capture_config(cfg: dict, amp: Amp, signal: Signal) -> dict:
     run-only keys, the amp's code or file hash and the DI's hash (a changed plugin or a changed
     signal generator is a different capture)."""
     c = {k: v for k, v in cfg.items() if k not in VOLATILE}
-    c["sweep"] = {**c["sweep"], "shard": None}
+    c["sweep"] = design_identity(c["sweep"])
     ident = amp.identity()
     c["amp_hash"] = ident.get("file_sha256") or ident.get("source_sha256")
     c["signal_hash"] = signal.sha256
@@ -58,7 +58,7 @@ def changed_since(cfg_in, manifest: dict) -> list[str]:
     its changes are the capture's to find, by its hash). Empty: the same design over the same DI."""
     cfg = to_dict(validate(cfg_in, CaptureConfig))
     old = manifest.get("config") or {}
-    new = {"sweep": {**cfg["sweep"], "shard": None}, "signal": cfg["signal"]}
+    new = {"sweep": design_identity(cfg["sweep"]), "signal": cfg["signal"]}
     return changed_keys({k: old.get(k) for k in new}, new)
 
 

@@ -87,9 +87,21 @@ def _space_filling(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[
     if not vary:
         raise ConfigError("sweep.vary: no knob left to vary")
     u = _unit_points(design, len(vary), n_train + n_held if design == "sobol" else n_train, seed)
-    train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in u[:n_train]]
+    edges = float(cfg.get("edges") or 0.0)
+    if not 0.0 <= edges <= 1.0:
+        raise ConfigError(f"sweep.edges: {edges:g} must be between 0 (uniform) and 1 (arcsine)")
+    cont = np.array([not knobs[n].discrete for n in vary])
+    train_u = np.where(cont, edge_warp(u[:n_train], edges), u[:n_train])
+    train = [_setting(knobs, fixed, dict(zip(vary, p))) for p in train_u]
     held_u = u[n_train:] if design == "sobol" else _unit_points(design, len(vary), n_held, seed, skip=1)
     return train, [_setting(knobs, fixed, dict(zip(vary, p))) for p in held_u]
+
+
+def edge_warp(u: np.ndarray, edges: float) -> np.ndarray:
+    """Move design points towards the ends of [0, 1]: (1 - edges) u + edges (1 - cos(pi u)) / 2, monotone,
+    0.5 and the ends fixed; point density at the ends is 1 / (1 - edges) times the middle's (held-out
+    settings near a knob's end are otherwise extrapolated from few training settings)."""
+    return (1.0 - edges) * u + edges * 0.5 * (1.0 - np.cos(np.pi * u))
 
 
 def _grid(knobs: KnobSet, cfg: dict, fixed: dict, vary: list) -> tuple[list, list]:
@@ -169,6 +181,15 @@ def _dedupe(settings: list[dict]) -> list[dict]:
         if _key(s) not in seen:
             seen.add(_key(s))
             out.append(s)
+    return out
+
+
+def design_identity(sweep: dict) -> dict:
+    """The sweep config as a dataset's identity holds it: no shard (shards are one capture), and no
+    `edges` while it is 0 (datasets captured before the key existed keep their identity)."""
+    out = {**sweep, "shard": None}
+    if not out.get("edges"):
+        out.pop("edges", None)
     return out
 
 

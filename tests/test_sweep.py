@@ -4,7 +4,7 @@ import pytest
 
 from ampcap.errors import ConfigError
 from capture.host import BuiltinAmp
-from capture.sweep import DESIGNS, parse_shard, plan
+from capture.sweep import DESIGNS, design_identity, edge_warp, parse_shard, plan
 
 KNOBS = BuiltinAmp().knobs
 
@@ -99,6 +99,7 @@ def test_fixed_and_vary():
     ({"design": "grid", "levels": 1}, "sweep.levels"),
     ({"design": "line", "knob": "channel", "n_train": 3}, "sweep.knob"),
     ({"design": "sobol", "n_train": 0}, "sweep.n_train"),
+    ({"design": "sobol", "n_train": 4, "edges": 1.5}, "sweep.edges"),
     ({"design": "sobol", "n_train": 4, "vary": ["volume"]}, "unknown knob 'volume'"),
     ({"design": "sobol", "n_train": 4, "fixed": {"gain": 11}}, "outside its range"),
 ])
@@ -123,3 +124,34 @@ def test_single_is_one_setting_at_the_defaults_and_fixed_values():
     assert [s["split"] for s in p] == ["train"]
     expect = {k.name: k.default for k in KNOBS} | {"gain": 7.5, "channel": "clean"}
     assert p[0]["knobs"] == expect
+
+
+def test_edge_warp_keeps_ends_and_middle_and_packs_the_ends():
+    u = np.linspace(0, 1, 101)
+    assert np.array_equal(edge_warp(u, 0.0), u)
+    for e in (0.5, 1.0):
+        w = edge_warp(u, e)
+        assert w[0] == 0 and abs(w[-1] - 1) < 1e-12 and abs(w[50] - 0.5) < 1e-12
+        assert np.all(np.diff(w) > 0)  # monotone: the design's order and strata survive
+    # density at the ends is 1 / (1 - edges) of uniform: 2x for 0.5 (uniform would put 2 % within 0.01 of an end)
+    warped = edge_warp(np.random.default_rng(0).random(200_000), 0.5)
+    assert 0.036 < np.mean((warped < 0.01) | (warped > 0.99)) < 0.040
+
+
+def test_edges_moves_training_settings_only():
+    base = plan(KNOBS, {"design": "sobol", "n_train": 64, "n_heldout": 16, "seed": 0})
+    edgy = plan(KNOBS, {"design": "sobol", "n_train": 64, "n_heldout": 16, "seed": 0, "edges": 0.8})
+    check_common(edgy)
+    assert [s for s in base if s["split"] != "train"] == [s for s in edgy if s["split"] != "train"]
+    # the channel is a switch: its balance is the same, the continuous knobs sit nearer their ends
+    assert [s["channel"] for s in split(base, "train")] == [s["channel"] for s in split(edgy, "train")]
+    def end_distance(p):
+        return np.mean([min(s["gain"], 10 - s["gain"]) for s in split(p, "train")])
+    assert end_distance(edgy) < 0.8 * end_distance(base)
+
+
+def test_design_identity_drops_shard_and_a_zero_edges():
+    """Datasets captured before sweep.edges existed keep their identity (resume, reuse by the trainer)."""
+    cfg = {"design": "sobol", "n_train": 4, "shard": "0/2"}
+    assert design_identity({**cfg, "edges": 0.0}) == {"design": "sobol", "n_train": 4, "shard": None}
+    assert design_identity({**cfg, "edges": 0.5})["edges"] == 0.5
