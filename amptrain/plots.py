@@ -26,15 +26,20 @@ def save(fig, path: Path) -> None:
     _plt().close(fig)
 
 
-def plot_loss(path: Path, history: list[dict]) -> None:
+def plot_loss(path: Path, history: list[dict], chosen: int | None = None, select: str = "best") -> None:
+    """Losses per epoch; a line at the epoch whose weights the run kept (trainer.select) and, where it
+    differs, one at the lowest validation ESR."""
     plt = _plt()
     ep = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.semilogy(ep, [h["train_loss"] for h in history], label="training loss")
     ax.semilogy(ep, [h["val_esr"] for h in history], label="validation ESR")
     ax.semilogy(ep, [h["val_esr_pre"] for h in history], label="validation ESR (pre-emphasised)", alpha=0.6)
-    best = int(np.argmin([h["val_esr"] for h in history]))
-    ax.axvline(ep[best], color="grey", ls=":", label=f"best (epoch {ep[best]})")
+    best = ep[int(np.argmin([h["val_esr"] for h in history]))]
+    chosen = best if chosen is None else chosen
+    ax.axvline(chosen, color="black", ls="--", alpha=0.6, label=f"kept model (epoch {chosen}, select={select})")
+    if best != chosen:
+        ax.axvline(best, color="grey", ls=":", label=f"lowest validation ESR (epoch {best})")
     ax2 = ax.twinx()
     ax2.step(ep, [h["lr"] for h in history], where="post", color="black", alpha=0.3)
     ax2.set_ylabel("learning rate")
@@ -107,7 +112,8 @@ def plot_waveform(path: Path, data, pred: np.ndarray, sr: int, ms: float = 25.0)
 def plot_all(out: Path, history, metrics, preds, data, knobs, sr, head_key) -> None:
     out.mkdir(parents=True, exist_ok=True)
     names = [k["name"] for k in knobs]
-    plot_loss(out / "loss.png", history)
+    tr = metrics.get("training") or {}
+    plot_loss(out / "loss.png", history, tr.get("chosen_epoch"), tr.get("select", "best"))
     plot_esr_vs_knobs(out / "esr_vs_knob.png", metrics, knobs)
     plot_spectra(out / "spectrum.png", data[head_key], preds[head_key], names, sr)
     plot_waveform(out / "waveform.png", data[head_key], preds[head_key], sr)

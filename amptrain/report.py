@@ -61,7 +61,7 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
     }
     write_json(run / "metrics.json", out)
     head_key = "heldout" if metrics["heldout"] else "train_settings"
-    plot_all(run / "plots", state["history"], metrics, preds, data, knobs, sr, head_key)
+    plot_all(run / "plots", state["history"], out, preds, data, knobs, sr, head_key)
     # WAV renders: target vs prediction on the test audio at (some) held-out test settings
     rdir = run / "renders"
     rdir.mkdir(exist_ok=True)
