@@ -54,6 +54,8 @@ def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
     for n in vary:
         if n not in knobs.names:
             raise ConfigError(f"sweep.vary: unknown knob '{n}' (knobs: {', '.join(knobs.names)})")
+    if cfg.get("edges") and design not in ("random", "sobol", "lhs"):
+        raise ConfigError(f"sweep.edges: applies to the random, sobol and lhs designs, not '{design}' (set it to 0)")
     if design == "single":  # one setting (knob defaults + fixed), no held-out: a snapshot capture
         train, held = [dict(fixed)], []
     elif design in ("random", "sobol", "lhs"):

@@ -100,6 +100,7 @@ def test_fixed_and_vary():
     ({"design": "line", "knob": "channel", "n_train": 3}, "sweep.knob"),
     ({"design": "sobol", "n_train": 0}, "sweep.n_train"),
     ({"design": "sobol", "n_train": 4, "edges": 1.5}, "sweep.edges"),
+    ({"design": "grid", "levels": 3, "edges": 0.5}, "sweep.edges: applies to"),
     ({"design": "sobol", "n_train": 4, "vary": ["volume"]}, "unknown knob 'volume'"),
     ({"design": "sobol", "n_train": 4, "fixed": {"gain": 11}}, "outside its range"),
 ])
