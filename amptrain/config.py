@@ -71,6 +71,7 @@ class TrainerConfig:
     min_lr: float = MISSING
     val_every: int = 0                  # validate every this many batches (0: after each epoch); long epochs of many settings
     keep_epochs: bool = False           # also keep each validation's weights (checkpoints/epoch-N.npz: accuracy curves)
+    focus: float = 0.0                  # loss weights follow each training setting's running ESR to this power (0: off)
     ema: float = MISSING                # decay per batch of the weights' moving average (0: off) used to validate and save
     fused_lstm: bool = True             # train through the fused LSTM kernel (false: Keras' layer; the same maths)
     lstm_splits: int = 0                # fused LSTM: rows cut into this many blocks on separate cores (0: one per core)
@@ -133,6 +134,7 @@ def check(cfg: dict) -> None:
         ("trainer.select", t["select"] in SELECTS, f"must be one of {', '.join(SELECTS)}"),
         ("trainer.lr_warmup", 0 <= t["lr_warmup"] < 1, "must be in [0, 1)"),
         ("trainer.ema", 0 <= t["ema"] < 1, "must be in [0, 1)"),
+        ("trainer.focus", 0 <= t["focus"] <= 4, "must be in [0, 4] (0: off)"),
         ("trainer.val_every", t["val_every"] >= 0, "must be >= 0 (0: after each epoch)"),
         ("trainer.lstm_splits", t["lstm_splits"] >= 0, "must be >= 0 (0: one block per core)"),
         ("trainer.lr_patience", t["lr_patience"] >= 1, "must be at least 1"),

@@ -43,8 +43,10 @@ class TBPTT:
 
         @tf.function(reduce_retracing=True)
         def update(x, c, y, h, s, w):
-            loss, h2, s2 = strategy.run(self._shared_step if self.replicas > 1 else self._step, args=(x, c, y, h, s, w))
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), h2, s2
+            loss, h2, s2, err, ref = strategy.run(self._shared_step if self.replicas > 1 else self._step, args=(x, c, y, h, s, w))
+            mean = tf.distribute.ReduceOp.MEAN  # every replica holds the whole batch's rows: the same numbers
+            return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), h2, s2,
+                    strategy.reduce(mean, err, axis=None), strategy.reduce(mean, ref, axis=None))
 
         @tf.function(reduce_retracing=True)
         def advance(x, c, h, s):
@@ -57,6 +59,15 @@ class TBPTT:
         self._update, self._advance = update, advance
         # one device: one compiled function per batch shape (segment length and rows are fixed in training)
         self._whole = tf.function(self._whole_batch) if self.replicas == 1 else None
+        self.row_errors = None  # the last batch's per-row (error energy, target energy), plain ESR's terms
+
+    @staticmethod
+    def _row_energies(y, p):
+        """Per-row plain error and target energies of one window (no gradient): the per-setting ESR's terms."""
+        import tensorflow as tf
+
+        y, p = tf.stop_gradient(y), tf.stop_gradient(p)
+        return tf.reduce_sum(tf.square(y - p), axis=-1), tf.reduce_sum(tf.square(y), axis=-1)
 
     def _step(self, x, c, y, h, s, w):
         """One window's update on one device: loss, gradient, optimiser step; the state carried on."""
@@ -67,7 +78,7 @@ class TBPTT:
             loss = self.loss_fn(y[..., 0], p[..., 0], w)
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
+        return (loss, tf.stop_gradient(h2), tf.stop_gradient(s2)) + self._row_energies(y[..., 0], p[..., 0])
 
     def _clipped(self, grads):
         import tensorflow as tf
@@ -98,11 +109,11 @@ class TBPTT:
         # the optimizer sums the replicas' gradients again: give it each replica's equal share
         # (exact for 2, 4, 8... replicas; within an ulp otherwise)
         self.optimizer.apply_gradients(zip([g / self.replicas for g in grads], variables))
-        return loss, tf.stop_gradient(h2), tf.stop_gradient(s2)
+        return (loss, tf.stop_gradient(h2), tf.stop_gradient(s2)) + self._row_energies(y[..., 0], p_all)
 
     def _whole_batch(self, x, c, y, w):
         """Warm-up, then every window's update, in one graph (the window loop is a tf.while_loop);
-        returns the mean loss over the windows."""
+        returns the mean loss over the windows and each row's error and target energies over them."""
         import tensorflow as tf
 
         rows, length = x.shape[0], x.shape[1]
@@ -112,19 +123,20 @@ class TBPTT:
             _, h, s = self.model((x[:, :warm], c[:, :warm], h, s), training=True)
         full = (length - warm) // self.window
         total = tf.constant(0.0, tf.float32)
+        err = ref = tf.zeros([rows], tf.float32)
 
         def window(a, n, h, s):
             xs, cs = tf.slice(x, [0, a, 0], [-1, n, -1]), tf.slice(c, [0, a, 0], [-1, n, -1])
             return self._step(xs, cs, tf.slice(y, [0, a, 0], [-1, n, -1]), h, s, w)
 
         for k in tf.range(full):
-            loss, h, s = window(warm + k * self.window, self.window, h, s)
-            total += loss
+            loss, h, s, e, r = window(warm + k * self.window, self.window, h, s)
+            total, err, ref = total + loss, err + e, ref + r
         tail = length - warm - full * self.window
         if tail:
-            loss, h, s = window(warm + full * self.window, tail, h, s)
-            total += loss
-        return total / (full + (1 if tail else 0))
+            loss, h, s, e, r = window(warm + full * self.window, tail, h, s)
+            total, err, ref = total + loss, err + e, ref + r
+        return total / (full + (1 if tail else 0)), err, ref
 
     @staticmethod
     def tracks(cond: np.ndarray, length: int) -> np.ndarray:
@@ -148,13 +160,16 @@ class TBPTT:
 
     def batch(self, x: np.ndarray, cond: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
         """One batch of segments (B, L, 1): warm-up, then updates every `window` samples; returns the
-        mean loss over the updates. `weights` (B,): per-segment loss weights (default all 1)."""
+        mean loss over the updates. `weights` (B,): per-segment loss weights (default all 1). Each row's
+        plain error and target energies over the updates are left in `row_errors` (trainer.focus)."""
         B, L = x.shape[0], x.shape[1]
         n = self.strategy.num_replicas_in_sync
         if self._whole is not None:
             w8 = np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32)
-            return float(self._whole(np.asarray(x, np.float32), self.tracks(cond, L).astype(np.float32),
-                                     np.asarray(y, np.float32), w8))
+            loss, err, ref = self._whole(np.asarray(x, np.float32), self.tracks(cond, L).astype(np.float32),
+                                         np.asarray(y, np.float32), w8)
+            self.row_errors = (np.asarray(err, np.float64), np.asarray(ref, np.float64))
+            return float(loss)
         if B % n:
             raise ValueError(f"batch of {B} segments does not split evenly over {n} replicas")
         c = self.tracks(cond, L).astype(np.float32)
@@ -164,12 +179,14 @@ class TBPTT:
         w = min(self.warmup, L - 1)
         if w > 0:
             h, s = self._advance(self._split(x[:, :w]), self._split(c[:, :w]), h, s)
-        losses = []
+        losses, err, ref = [], np.zeros(B), np.zeros(B)
         for t in range(w, L, self.window):
             e = min(t + self.window, L)
             # inputs and state split over the replicas; targets and weights whole (the loss is the batch's)
-            loss, h, s = self._update(self._split(x[:, t:e]), self._split(c[:, t:e]), y[:, t:e], h, s, w8)
+            loss, h, s, er, rf = self._update(self._split(x[:, t:e]), self._split(c[:, t:e]), y[:, t:e], h, s, w8)
             losses.append(float(loss))
+            err, ref = err + np.asarray(er, np.float64), ref + np.asarray(rf, np.float64)
+        self.row_errors = (err, ref)
         return float(np.mean(losses))
 
 

@@ -55,6 +55,42 @@ def budget_progress(t: dict, state: dict, n_batches: int) -> float:
     return (state["epoch"] + state["batch"] / n_batches) / t["max_epochs"]
 
 
+FOCUS_DECAY = 0.9  # per sighting of a setting (one segment): ~10 segments of memory, ~1/4 epoch of 256 settings
+FOCUS_CAP = 4.0     # a setting's focus factor stays within [1/cap, cap]
+
+
+class Focus:
+    """`trainer.focus`: per-setting loss weights that follow each training setting's running plain ESR
+    (error and target energies summed over its recent segments, decayed per sighting), as
+    (ESR / mean ESR)^focus within [1/FOCUS_CAP, FOCUS_CAP], times the balance weights: the updates
+    lean towards the settings the model plays worst. Its sums live in the trainer's state (exact resume)."""
+
+    def __init__(self, power: float, base: np.ndarray, state: dict):
+        self.power, self.base = power, base
+        n = len(base)
+        if len(state.get("focus_err") or []) != n:
+            state["focus_err"], state["focus_ref"] = [0.0] * n, [0.0] * n
+        self.state = state
+
+    def update(self, rows: np.ndarray, err: np.ndarray, ref: np.ndarray) -> None:
+        """Fold one batch's per-row energies into their settings' running sums."""
+        e, r = np.asarray(self.state["focus_err"]), np.asarray(self.state["focus_ref"])
+        for i, a, b in zip(rows, err, ref):  # a setting twice in one batch: both segments count
+            e[i], r[i] = FOCUS_DECAY * e[i] + a, FOCUS_DECAY * r[i] + b
+        self.state["focus_err"], self.state["focus_ref"] = e.tolist(), r.tolist()
+
+    def weights(self) -> np.ndarray:
+        """The base weights times each setting's focus factor (1 for a setting not yet seen)."""
+        e, r = np.asarray(self.state["focus_err"]), np.asarray(self.state["focus_ref"])
+        seen = r > 0
+        factor = np.ones(len(self.base))
+        if seen.any():
+            esr = e[seen] / r[seen]
+            factor[seen] = np.clip((esr / max(esr.mean(), 1e-12)) ** self.power, 1 / FOCUS_CAP, FOCUS_CAP)
+        w = self.base * factor
+        return (w / w.mean()).astype(np.float32)
+
+
 class EMA:
     """Exponential moving average of the weights (per batch, decay warmed up as (1+n)/(10+n)), for
     validation and the saved model: a smoother model than the last update's weights."""
@@ -112,8 +148,9 @@ class Loop:
     log: object = print
     chief: bool = True
     sync: object = None
-    weights: np.ndarray | None = None  # per-setting loss weights (balance)
+    weights: np.ndarray | None = None  # per-setting loss weights (balance, then focus)
     ema: EMA | None = None
+    focus: Focus | None = None
 
 
 def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, sample_rate: int,
@@ -130,8 +167,10 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
     ema = None  # the chief alone validates and saves, so only it keeps the average (a worker has no run directory)
     if t["ema"] and chief:
         ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] else None)
+    base = setting_weights(train) if balance else None
+    focus = Focus(t["focus"], base if base is not None else np.ones(len(train.y), np.float32), state) if t["focus"] else None
     loop = Loop(model, optimizer, tbptt, train, val, t, sample_rate, pre_emphasis, ckpt_dir, writer, log, chief, sync,
-                setting_weights(train) if balance else None, ema)
+                focus.weights() if focus is not None else base, ema, focus)
     while not state["done"]:
         epoch, first = state["epoch"], state["batch"]
         which, starts = epoch_plan(train, t, epoch)
@@ -178,6 +217,9 @@ def train_round(loop: Loop, state: dict, which: np.ndarray, starts: np.ndarray, 
         x, cond, y = gather(loop.train, which[sl], starts[sl], L)
         t0 = time.perf_counter()
         losses.append(loop.tbptt.batch(x, cond, y, None if loop.weights is None else loop.weights[which[sl]]))
+        if loop.focus is not None:
+            loop.focus.update(which[sl], *loop.tbptt.row_errors)
+            loop.weights = loop.focus.weights()
         if loop.ema is not None:
             loop.ema.update(loop.model, state["updates"])
         dt = time.perf_counter() - t0

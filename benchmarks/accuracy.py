@@ -75,7 +75,9 @@ PARTS = {
     # with --eval-dataset on the default dataset, so both see the same test settings
     "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
     "edges100": ["dataset.capture_overrides=['sweep.edges=1.0','out=outputs/datasets/builtin-default-edges100']"],
-    "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],  # capture it first (RefAmp is never auto-captured)
+    "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],
+    "focus05": ["trainer.focus=0.5"],  # loss weights follow each training setting's running ESR (^0.5)
+    "focus1": ["trainer.focus=1.0"],  # capture it first (RefAmp is never auto-captured)
     # 25 gain levels instead of 9: the 9-level design's held-out gains are not among them (33 levels would
     # hold them all), so both are measured on the same unseen gains (--eval-dataset)
     "n25": ["dataset.capture_overrides=['sweep.n_train=25','out=outputs/datasets/builtin-gain_sweep-n25']"],

@@ -34,14 +34,15 @@ def run(strategy):
     y = np.tanh(3 * x * (1 + c[:, None, :]))
     w = np.array([0.5, 2.0, 1.0, 0.7], np.float32)                     # per-row loss weights
     losses = [t.batch(x, c, y, w) for _ in range(8)]
+    rows = [a.tolist() for a in t.row_errors]                           # trainer.focus's per-row energies
     sent = [np.array([[1.5, -2.0], [0.25, 3.0]]), np.array(7.0)]
     got = t.broadcast(sent)
     ok = all(np.array_equal(a, b) for a, b in zip(sent, got))
-    return losses, [np.asarray(v).tolist() for v in m.weights], ok
+    return losses, [np.asarray(v).tolist() for v in m.weights], ok, rows
 
-one, w1, _ = run(tf.distribute.get_strategy())
-two, w2, ok = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-print(json.dumps({"one": one, "two": two, "broadcast": ok,
+one, w1, _, r1 = run(tf.distribute.get_strategy())
+two, w2, ok, r2 = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+print(json.dumps({"one": one, "two": two, "broadcast": ok, "rows1": r1, "rows2": r2,
                   "wdiff": max(float(np.max(np.abs(np.array(a) - np.array(b)))) for a, b in zip(w1, w2))}))
 """
 
@@ -56,3 +57,5 @@ def test_mirrored_two_devices_follow_one_device():
         assert b == pytest.approx(a, rel=1e-4, abs=1e-6)
     assert r["wdiff"] < 1e-4
     assert r["broadcast"]
+    for a, b in zip(r["rows1"], r["rows2"]):  # each row's plain energies (trainer.focus) match too
+        assert b == pytest.approx(a, rel=1e-4)

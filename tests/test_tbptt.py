@@ -54,6 +54,27 @@ def test_update_windows_carry_state(one_call):
     assert abs(np.mean(fresh) - np.mean(want)) > 1e-4  # a zero state per window would be another loss
 
 
+@pytest.mark.parametrize("one_call", [True, False])
+def test_row_errors_are_each_rows_plain_energies_over_the_updates(one_call):
+    """`row_errors` (trainer.focus's input): per row, the plain squared error and the target energy summed
+    over the updated windows (not the warm-up), the same on both paths."""
+    import keras
+
+    m = AmpNet(hidden_size=4, n_cond=1).build_weights()
+    t = TBPTT(m, keras.optimizers.SGD(0.0), make_loss("hp"), warmup=50, window=100)
+    if not one_call:
+        t._whole = None
+    x, c, y = data([0.1, 0.9, 0.5], 430, 3)
+    t.batch(x, c, y, np.array([1.0, 3.0, 0.5], np.float32))
+    p, _, _ = m((x, np.repeat(c[:, None], 430, 1), *m.zero_state(3)), training=True)
+    p = np.asarray(p)[:, 50:, 0].astype(np.float64)
+    err, ref = t.row_errors
+    assert err.shape == ref.shape == (3,)
+    np.testing.assert_allclose(err, np.sum((y[:, 50:, 0] - p) ** 2, axis=1), rtol=1e-4)
+    np.testing.assert_allclose(ref, np.sum(y[:, 50:, 0].astype(np.float64) ** 2, axis=1), rtol=1e-5)
+    assert len(set(np.round(err / ref, 6))) == 3  # rows stay apart
+
+
 @pytest.mark.slow
 def test_short_training_improves_heldout_esr():
     import keras

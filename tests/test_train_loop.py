@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from amptrain.train import EMA, rising_warning, scheduled_lr
+from amptrain.train import EMA, FOCUS_CAP, FOCUS_DECAY, Focus, rising_warning, scheduled_lr
 from tests.conftest import run_cli
 
 
@@ -38,6 +38,31 @@ def test_ema_averages_weights():
     assert float(np.asarray(m.weights[0])[0, 0]) == pytest.approx(2.0) and float(held[0][0, 0]) == 3.0
 
 
+def test_focus_weights_follow_each_settings_running_esr():
+    """trainer.focus: a setting's weight is its base weight times (its running ESR / the mean)^power, capped,
+    1 until it is seen; its running sums decay per sighting and live in the state (resume)."""
+    base = np.array([1.0, 1.0, 2.0, 1.0, 1.0], np.float32)
+    state = {}
+    f = Focus(1.0, base, state)
+    np.testing.assert_allclose(f.weights(), base / base.mean())           # nothing seen yet: the base weights
+    f.update(np.array([0, 1, 2]), np.array([0.01, 0.04, 0.01]), np.array([1.0, 1.0, 1.0]))
+    w = f.weights() * base.mean() / base                                  # the focus factors (up to one scale)
+    assert w[1] / w[0] == pytest.approx(4.0) and w[2] == pytest.approx(w[0]) and w[3] == pytest.approx(w[4])
+    assert w[3] / w[0] == pytest.approx(2.0)  # unseen: factor 1; ESRs 0.01, 0.04, 0.01 -> mean 0.02 -> 0.5, 2, 0.5
+    assert f.weights().mean() == pytest.approx(1.0)
+    f.update(np.array([3, 4]), np.array([10.0, 0.01]), np.array([1.0, 1.0]))  # one far worse than the rest: capped
+    factors = f.weights() * base.mean() / base
+    assert factors[3] / factors[0] == pytest.approx(FOCUS_CAP ** 2, rel=1e-5)   # 4.97 -> cap, 0.005 -> 1/cap
+    assert factors[1] == pytest.approx(factors[0]) == pytest.approx(factors[4])
+    f.update(np.array([1]), np.array([0.0]), np.array([1.0]))             # a sighting decays the old sums
+    assert state["focus_err"][1] == pytest.approx(FOCUS_DECAY * 0.04) and state["focus_ref"][1] == pytest.approx(1.9)
+    g = Focus(1.0, base, state)                                           # a resumed run takes the sums up again
+    np.testing.assert_array_equal(g.weights(), f.weights())
+    half = Focus(0.5, base, {"focus_err": [0.01, 0.04, 0.0, 0.0, 0.0], "focus_ref": [1.0, 1.0, 0.0, 0.0, 0.0]})
+    hw = half.weights()
+    assert hw[1] / hw[0] == pytest.approx(2.0)                            # power 0.5: sqrt of the ESR ratio
+
+
 def test_rising_validation_warning():
     rows = lambda val, loss: [{"val_esr": v, "train_loss": l} for v, l in zip(val, loss)]
     w = rising_warning(rows([0.3, 0.28, 0.50, 0.55, 1.73], [0.5, 0.4, 0.3, 0.25, 0.2]))
@@ -51,11 +76,12 @@ def test_rising_validation_warning():
 def test_budget_stops_mid_epoch_and_an_extended_run_continues_there(small_dataset, tmp_path):
     """An epoch of 8 batches; a budget that runs out after the first batch stops there (not at the
     epoch's end), validated and checkpointed; resumed with a larger budget, the run ends with the weights
-    of a run that was never stopped."""
+    of a run that was never stopped (trainer.focus on: its per-setting sums are resumed as well)."""
     from amptrain import checkpoint  # noqa: F401 - numpy-only reader below
 
     common = ["trainer=quick", "trainer.progress=false", "model=lstm8", "trainer.batch_size=2", "trainer.max_epochs=2",
-              "trainer.renders=0", "dataset=path", f"dataset.path={small_dataset}"]
+              "trainer.renders=0", "dataset=path", f"dataset.path={small_dataset}",
+              "trainer.focus=1.0"]  # its running per-setting sums resume too
     whole = run_cli("amptrain", *common, f"run_dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-1500:]
     cut = run_cli("amptrain", *common, "trainer.max_minutes=0.0001", f"run_dir={tmp_path / 'cut'}")
