@@ -71,6 +71,10 @@ PARTS = {
     # the same audio in twice the settings: 512 settings of a 15 s DI against 256 of 30 s
     "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
                 "'out=outputs/datasets/builtin-default-n512s15']"],
+    # twice the settings of the same 30 s DI, and the same 256 settings of twice the audio (a 60 s DI: 42 s of
+    # training audio); both measured with --eval-dataset on the default dataset (same test settings and audio)
+    "n512": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=32','out=outputs/datasets/builtin-default-n512']"],
+    "s60": ["dataset.capture_overrides=['signal.duration_s=60','out=outputs/datasets/builtin-default-s60']"],
     # training settings pushed towards the knobs' ends (sweep.edges; the held-out settings stay the default's): measure
     # with --eval-dataset on the default dataset, so both see the same test settings
     "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
