@@ -109,6 +109,9 @@ def run_variant(experiment: str, name: str, overrides: list[str], minutes: float
 
         shutil.rmtree(run_dir)
     p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode < 0:  # a signal: SIGKILL is most often the kernel's out-of-memory killer
+        raise SystemExit(f"error: variant {name} was killed by signal {-p.returncode}"
+                         + (" (out of memory?)" if p.returncode == -9 else "") + f"; its run directory: {run_dir}")
     if p.returncode != 0:
         raise SystemExit(f"error: variant {name} failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
     return run_dir
