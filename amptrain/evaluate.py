@@ -18,8 +18,8 @@ def evaluate(model, data: SplitData, sample_rate: int, pre_emphasis: str, chunk:
     settings) and per_setting [{id, index, knobs, esr, esr_pre, dc, bands_db}]."""
     pred = np.empty(data.y.shape, np.float32)
     for g in range(0, len(pred), SETTINGS_PER_RENDER):  # bounded memory: the overlapped chunks of a group at a time
-        rows = slice(g, g + SETTINGS_PER_RENDER)
-        pred[rows] = render_chunked(model, np.broadcast_to(data.x, pred[rows].shape), data.cond[rows], chunk, overlap)
+        group = slice(g, g + SETTINGS_PER_RENDER)
+        pred[group] = render_chunked(model, np.broadcast_to(data.x, pred[group].shape), data.cond[group], chunk, overlap)
     rows = []
     for i, s in enumerate(data.settings):
         y, p = data.y[i], pred[i]

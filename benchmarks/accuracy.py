@@ -72,7 +72,8 @@ PARTS = {
     "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
                 "'out=outputs/datasets/builtin-default-n512s15']"],
     # twice the settings of the same 30 s DI, and the same 256 settings of twice the audio (a 60 s DI: 42 s of
-    # training audio); both measured with --eval-dataset on the default dataset (same test settings and audio)
+    # training audio). s60: measure with --eval-dataset on the default dataset (same test settings and audio);
+    # n512: on a separate design (builtin-full-eval), as its Sobol points 256-287 are the default's held-out ones
     "n512": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=32','out=outputs/datasets/builtin-default-n512']"],
     "s60": ["dataset.capture_overrides=['signal.duration_s=60','out=outputs/datasets/builtin-default-s60']"],
     # training settings pushed towards the knobs' ends (sweep.edges; the held-out settings stay the default's): measure
