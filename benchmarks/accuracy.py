@@ -81,6 +81,8 @@ PARTS = {
     "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
     "edges100": ["dataset.capture_overrides=['sweep.edges=1.0','out=outputs/datasets/builtin-default-edges100']"],
     "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],
+    "seed1": ["trainer.seed=1"],  # another initialisation and batch order: a second draw of any variant (n512+seed1)
+    "seed2": ["trainer.seed=2"],
     "focus05": ["trainer.focus=0.5"],  # loss weights follow each training setting's running ESR (^0.5)
     "focus1": ["trainer.focus=1.0"],  # capture it first (RefAmp is never auto-captured)
     # 25 gain levels instead of 9: the 9-level design's held-out gains are not among them (33 levels would
