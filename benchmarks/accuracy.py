@@ -81,6 +81,9 @@ PARTS = {
     "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
     "edges100": ["dataset.capture_overrides=['sweep.edges=1.0','out=outputs/datasets/builtin-default-edges100']"],
     "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],
+    # RefAmp with 512 training settings; capture first: python -m capture sweep plugin=refamp sweep=default
+    # sweep.n_train=512 out=outputs/datasets/refamp-default-n512 (measure on a separate design, as n512)
+    "refn512": ["dataset.path=outputs/datasets/refamp-default-n512"],
     "seed1": ["trainer.seed=1"],  # another initialisation and batch order: a second draw of any variant (n512+seed1)
     "seed2": ["trainer.seed=2"],
     "focus05": ["trainer.focus=0.5"],  # loss weights follow each training setting's running ESR (^0.5)
