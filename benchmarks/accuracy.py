@@ -71,19 +71,24 @@ PARTS = {
     # the same audio in twice the settings: 512 settings of a 15 s DI against 256 of 30 s
     "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
                 "'out=outputs/datasets/builtin-default-n512s15']"],
-    # twice the settings of the same 30 s DI, and the same 256 settings of twice the audio (a 60 s DI: 42 s of
+    # twice the settings of the same 30 s DI (the default since 2026-12-06), and the same 256 settings of twice the audio (a 60 s DI: 42 s of
     # training audio). s60: measure with --eval-dataset on the default dataset (same test settings and audio);
     # n512: on a separate design (builtin-full-eval), as its Sobol points 256-287 are the default's held-out ones
     "n512": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=32','out=outputs/datasets/builtin-default-n512']"],
+    # the default design before 2026-12-06 (256 training settings, the same 32 held-out Sobol points 256-287,
+    # which the 512-setting default trains on: measure the pair on a separate design, --eval-dataset)
+    "was256": ["dataset.capture_overrides=['sweep.n_train=256','out=outputs/datasets/builtin-default-n256h32']"],
     "s60": ["dataset.capture_overrides=['signal.duration_s=60','out=outputs/datasets/builtin-default-s60']"],
     # training settings pushed towards the knobs' ends (sweep.edges; the held-out settings stay the default's): measure
     # with --eval-dataset on the default dataset, so both see the same test settings
     "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
     "edges100": ["dataset.capture_overrides=['sweep.edges=1.0','out=outputs/datasets/builtin-default-edges100']"],
     "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],
-    # RefAmp with 512 training settings; capture first: python -m capture sweep plugin=refamp sweep=default
-    # sweep.n_train=512 out=outputs/datasets/refamp-default-n512 (measure on a separate design, as n512)
+    # RefAmp with 512 training settings (since 2026-12-06 the default: the same as base) and with the 256 of
+    # the default before; capture first: python -m capture sweep plugin=refamp sweep=default sweep.n_train=N
+    # out=outputs/datasets/refamp-default-nN (measure on a separate design, as n512)
     "refn512": ["dataset.path=outputs/datasets/refamp-default-n512"],
+    "refn256": ["dataset.path=outputs/datasets/refamp-default-n256"],
     "seed1": ["trainer.seed=1"],  # another initialisation and batch order: a second draw of any variant (n512+seed1)
     "seed2": ["trainer.seed=2"],
     "focus05": ["trainer.focus=0.5"],  # loss weights follow each training setting's running ESR (^0.5)

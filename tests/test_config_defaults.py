@@ -15,7 +15,7 @@ from amptrain.config import TrainConfig, compose_train
 from capture.config import CaptureConfig, compose_capture
 
 CONF = find_conf_dir()
-# sweep/default.yaml captures 256 training settings and 32 held-out (measured: docs/results.md); the
+# sweep/default.yaml captures 512 training settings and 32 held-out (measured: docs/results.md); the
 # schema's 16 and 8 are what the designs that leave n_train / n_heldout out hash into their dataset's
 # identity, so they stay.
 CAPTURE_EXCEPTIONS = {"sweep.n_train", "sweep.n_heldout"}
