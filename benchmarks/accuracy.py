@@ -71,9 +71,10 @@ PARTS = {
     # the same audio in twice the settings: 512 settings of a 15 s DI against 256 of 30 s
     "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
                 "'out=outputs/datasets/builtin-default-n512s15']"],
-    # twice the settings of the same 30 s DI (the default since 2026-12-06), and the same 256 settings of twice the audio (a 60 s DI: 42 s of
-    # training audio). s60: measure with --eval-dataset on the default dataset (same test settings and audio);
-    # n512: on a separate design (builtin-full-eval), as its Sobol points 256-287 are the default's held-out ones
+    # twice the settings of the same 30 s DI (since 2026-12-06 the default design, in its own folder), and the same
+    # 256 settings of twice the audio (a 60 s DI: 42 s of training audio). s60: measure with --eval-dataset on
+    # the 256-setting dataset (same test settings and audio); n512 against it: on a separate design
+    # (builtin-full-eval), as its Sobol points 256-287 are the 256-setting design's held-out ones
     "n512": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=32','out=outputs/datasets/builtin-default-n512']"],
     # the default design before 2026-12-06 (256 training settings, the same 32 held-out Sobol points 256-287,
     # which the 512-setting default trains on: measure the pair on a separate design, --eval-dataset)
