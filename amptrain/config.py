@@ -37,6 +37,7 @@ class ModelConfig:
     skip: bool = MISSING
     level: bool = MISSING               # output scaled by exp(linear(knobs)) (fixed-knob exports only)
     drive: bool = MISSING               # input scaled by exp(linear(knobs)) (fixed-knob exports only)
+    dc_block: str = "auto"              # output DC blocker in every render: auto (on when the training targets carry no DC) | on | off
 
 
 @dataclass
@@ -106,6 +107,7 @@ def compose_train(overrides: list[str], config_dir: str | None = None) -> DictCo
 STRATEGIES = ("default", "mirrored", "multi_worker")
 SCHEDULES = ("cosine", "plateau")
 SELECTS = ("last", "best")
+DC_BLOCK_MODES = ("auto", "on", "off")
 
 
 def check(cfg: dict) -> None:
@@ -116,6 +118,7 @@ def check(cfg: dict) -> None:
     rules = [
         ("model.hidden_size", m["hidden_size"] >= 1, "must be at least 1"),
         ("model.conditioning", m["conditioning"] in CONDITIONING, f"must be one of {', '.join(CONDITIONING)}"),
+        ("model.dc_block", m["dc_block"] in DC_BLOCK_MODES, f"must be one of {', '.join(DC_BLOCK_MODES)}"),
         ("loss.pre_emphasis", l["pre_emphasis"] in PRE_EMPHASIS, f"must be one of {', '.join(PRE_EMPHASIS)}"),
         ("loss.esr_weight", l["esr_weight"] >= 0, "must be >= 0"),
         ("loss.dc_weight", l["dc_weight"] >= 0, "must be >= 0"),

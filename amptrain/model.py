@@ -4,6 +4,8 @@ the audio (`concat`) or by scaling and shifting the LSTM output from a small MLP
 optionally set the output level (`level`: y * exp(w . knobs + b), for amps whose knobs move the level
 by tens of dB: measured on full_amp, docs/results.md) and the input drive (`drive`: the audio scaled by
 exp(v . knobs + a) before the LSTM, for gain knobs that move the drive into the first stage by tens of dB).
+`dc_block_hz` (> 0) is the cutoff of the output DC blocker every render applies after the model
+(amptrain/sampling/dc_block.py); training sees the raw output.
 
 The model takes and returns the LSTM state explicitly, so truncated back-propagation through time,
 chunked rendering and streaming all use the same weights and code path. Training (`training=True`)
@@ -45,7 +47,7 @@ class AmpNet(keras.Model):
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
                  film_units: int = 16, skip: bool = False, level: bool = False, drive: bool = False, knobs: list | None = None,
-                 sample_rate: int = 48000, fixed_knobs: dict | None = None, **kw):
+                 sample_rate: int = 48000, fixed_knobs: dict | None = None, dc_block_hz: float = 0.0, **kw):
         super().__init__(**kw)
         if conditioning not in CONDITIONING:
             raise ValueError(f"model.conditioning: '{conditioning}' is not one of {CONDITIONING}")
@@ -55,6 +57,7 @@ class AmpNet(keras.Model):
         self.film_units, self.skip, self.sample_rate = int(film_units), bool(skip), int(sample_rate)
         self.knobs = list(knobs or [])  # metadata: specs of the knobs the model takes (names, ranges, choices)
         self.fixed_knobs = dict(fixed_knobs or {})  # knobs held fixed in the training data, and their values
+        self.dc_block_hz = float(dc_block_hz)  # renders high-pass the output here (0: not): not a layer, no weights
         self.lstm = layers.LSTM(self.hidden_size, return_sequences=True, return_state=True, name="rec")
         self.film = FiLM(self.hidden_size, self.film_units, name="film") if conditioning == "film" else None
         # output level exp(w . knobs + b) (zero-initialised: 1): master/channel level changes of tens of dB
@@ -100,4 +103,5 @@ class AmpNet(keras.Model):
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "n_cond": self.n_cond,
                 "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip, "level": self.level,
-                "drive": self.drive, "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs}
+                "drive": self.drive, "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs,
+                "dc_block_hz": self.dc_block_hz}

@@ -24,6 +24,7 @@ from .data import SplitData, load_split
 from .losses import make_loss
 from .report import finish
 from .rundir import check_resume, choose_run_dir, load_dataset, locate_dataset, lock_run, model_knobs, write_run_files
+from .sampling.dc_block import choose_cutoff, dc_share
 from .tbptt import TBPTT
 from .train import fit, new_state
 
@@ -82,6 +83,7 @@ def run_training(cfg: dict, log, config_dir: str | None, strategy, cluster: dict
         f"{len(train_data.settings)} training settings, {len(val_data.settings)} validation; "
         f"model inputs: {', '.join(k['name'] for k in p.knobs) or 'audio only'}")
     model, optimizer, tbptt = build(cfg, p, train_data, strategy)
+    log(dc_block_line(cfg["model"]["dc_block"], model.dc_block_hz, train_data.y))
     state = restore(cfg, p, model, optimizer, tbptt, chief, multi, log)
     ckpt_dir = p.run / "checkpoints"
     writer = tf.summary.create_file_writer(str(p.run / "tb")) if chief else None
@@ -165,13 +167,26 @@ def build(cfg: dict, p: Plan, train_data: SplitData, strategy):
     t, lc = cfg["trainer"], cfg["loss"]
     keras.utils.set_random_seed(t["seed"])
     with strategy.scope():
-        model = instantiate(cfg["model"], n_cond=train_data.cond.shape[1], knobs=p.knobs,
-                            sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed, _convert_="all").build_weights()
+        model = instantiate({k: v for k, v in cfg["model"].items() if k != "dc_block"}, n_cond=train_data.cond.shape[1],
+                            knobs=p.knobs, sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed,
+                            dc_block_hz=choose_cutoff(cfg["model"]["dc_block"], train_data.y), _convert_="all").build_weights()
         optimizer = keras.optimizers.Adam(t["learning_rate"], clipnorm=t["clipnorm"])
     model.fused_splits = (t["lstm_splits"] or usable_cores()) if t["fused_lstm"] else 0
     loss = make_loss(lc["pre_emphasis"], lc["esr_weight"], lc["dc_weight"], lc["stft_weight"], lc["plain_weight"],
                      lc["low_weight"], lc["low_pool"])
     return model, optimizer, TBPTT(model, optimizer, loss, t["warmup"], t["window"], strategy=strategy)
+
+
+def dc_block_line(mode: str, cutoff_hz: float, targets: np.ndarray) -> str:
+    """The log line that says whether renders get the output DC blocker, and why."""
+    if mode != "auto":
+        return f"output DC blocker: {'on' if cutoff_hz else 'off'} (model.dc_block={mode})"
+    share = dc_share(targets)
+    if cutoff_hz:
+        return (f"output DC blocker: on ({cutoff_hz:g} Hz high-pass in every render; the training targets carry no DC, "
+                f"at most {share:.1e} of a setting's energy; model.dc_block=off to keep the raw output)")
+    return (f"output DC blocker: off (the training targets carry DC, up to {share:.1e} of a setting's energy, "
+            "so the model keeps it)")
 
 
 def restore(cfg: dict, p: Plan, model, optimizer, tbptt, chief: bool, multi: bool, log) -> dict:

@@ -45,6 +45,7 @@ PARTS = {
     "warmup1000": ["trainer.warmup=1000"],
     "batch64": ["trainer.batch_size=64"],
     "batch16": ["trainer.batch_size=16"],
+    "batch128": ["trainer.batch_size=128"],
     "seg12k": ["trainer.segment=12000"],
     "seg48k": ["trainer.segment=48000"],
     "win500": ["trainer.window=500"],

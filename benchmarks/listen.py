@@ -39,6 +39,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--dataset", type=Path, default=None, help="take the settings from this dataset's test split")
     ap.add_argument("--count", type=int, default=4, help="with --dataset: how many of its test settings")
     ap.add_argument("--plugin", default="builtin", help="the amp: a conf/plugin name (hosted plugins need --dataset)")
+    ap.add_argument("--dc-block", type=float, default=None,
+                    help="render with the output DC blocker at this cutoff in Hz instead of the model's own (0: none)")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
     from ampcap.wav import write_wav
@@ -50,6 +52,8 @@ def main(argv=None) -> list[dict]:
     if a.plugin != "builtin" and a.dataset is None:
         raise SystemExit("error: --plugin needs --dataset (the settings to play, in the plugin's own knob values)")
     amp = AmpModel.load(a.run)
+    if a.dc_block is not None:
+        amp.net.dc_block_hz = a.dc_block
     sr = amp.sample_rate
     target_of = amp_process if a.plugin == "builtin" else plugin_process(a.plugin, sr)
     di = builtin_signal(sr, a.seconds, a.seed, 0.1, 0.2).audio.astype(np.float32)
@@ -76,7 +80,8 @@ def main(argv=None) -> list[dict]:
                      "mid_db": round(b["mid"], 2), "high_db": round(b["high"], 2),
                      "difference_db": round(10 * np.log10(np.mean((target - pred) ** 2) / np.mean(target ** 2)), 1)})
         pairs.append((g, target, pred))
-    print(f"new DI (seed {a.seed}, {a.seconds:g} s) through the amp and {a.run} at unseen settings")
+    print(f"new DI (seed {a.seed}, {a.seconds:g} s) through the amp and {a.run} at unseen settings "
+          f"(output DC blocker: {f'{amp.net.dc_block_hz:g} Hz' if getattr(amp.net, 'dc_block_hz', 0) else 'none'})")
     if a.dataset is not None:
         for r, knobs in zip(rows, settings):
             r["knobs"] = " ".join(f"{k}={v}" for k, v in knobs.items())

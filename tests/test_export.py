@@ -445,5 +445,8 @@ def test_a_trained_proteus_experiment_exports_a_file_the_plugin_plays(tmp_path):
     from amptrain import AmpModel
 
     amp = AmpModel.load(run)
+    # the embedded amp's output has no DC, so the model has an output DC blocker, which the file leaves out (and says so)
+    assert amp.net.dc_block_hz > 0 and "DC blocker" in p.stdout + p.stderr and "35 Hz" in p.stdout + p.stderr
+    amp.net.dc_block_hz = 0.0  # the file plays the raw output: compare with that
     x = di(0.1)  # any audio, taken as 44.1 kHz
     assert esr(proteus_play(cfg, x, 0.6), amp.render(x, P_SR, mode="sequential", prewarm=False, gain=6.0)) < 1e-6

@@ -16,7 +16,7 @@ from ampcap.wav import wav_truncation, write_wav
 from ..plots import plot_knob_grid
 from .amp import MODES, AmpModel, read_info
 from .automation import DEFAULT_SMOOTH_MS
-from .export import FORMATS, aida_x_note, check_knobs_for, export
+from .export import FORMATS, aida_x_note, check_knobs_for, dc_block_note, export
 
 SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress"}
 EXPORT_KEYS = {"run", "format", "output"}
@@ -213,9 +213,9 @@ def cmd_export(args: list[str], log) -> int:
     run_name = amp.source_file.parent.parent.name if amp.source_file.parent.parent.name else None
     export(amp, fmt, out, knobs, make_dir="output" not in opts, name=run_name)
     log(f"wrote {out} ({fmt})")
-    note = aida_x_note(amp.net) if fmt == "rtneural" else None
-    if note:
-        log(note)
+    for note in (aida_x_note(amp.net) if fmt == "rtneural" else None, dc_block_note(amp.net, fmt)):
+        if note:
+            log(note)
     return 0
 
 

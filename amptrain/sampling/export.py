@@ -213,6 +213,22 @@ def aida_x_note(net) -> str | None:
             "JSON parser loads it; for AIDA-X train model.hidden_size=32 or 40 with at most 2 knob inputs)")
 
 
+DC_BLOCK_IN_PLAYER = {  # what each format's player does after the model (their sources: docs/sampling-and-export.md)
+    "nam": "NAM's plugin ends its signal chain with a high-pass",
+    "proteus": "Proteus adds its own 35 Hz DC blocker after the model",
+    "rtneural": "put a DC blocker or high-pass after the model in the player",
+}
+
+
+def dc_block_note(net, fmt: str) -> str | None:
+    """A line for the user when the file leaves out the model's output DC blocker (every player format does)."""
+    hz = float(getattr(net, "dc_block_hz", 0.0) or 0.0)
+    if fmt not in DC_BLOCK_IN_PLAYER or not hz:
+        return None
+    return (f"note: the model's output DC blocker ({hz:g} Hz high-pass) is not part of the {fmt} file; without one the "
+            f"model may play a small offset at settings between the captured ones ({DC_BLOCK_IN_PLAYER[fmt]})")
+
+
 def _f32(a: np.ndarray) -> list:
     return np.asarray(a, np.float32).astype(float).tolist()
 

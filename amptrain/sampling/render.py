@@ -3,12 +3,16 @@
 long signal into chunks processed as one batch, each preceded by a warm-up overlap so that its
 state has settled by the time its own samples start (matches a sequential run). Every render starts
 pre-warmed: from the state the model settles in on silence at its starting knobs, as NAM's engine
-does, instead of the zero state (which begins every render with a start-up bump)."""
+does, instead of the zero state (which begins every render with a start-up bump). A model with an
+output DC blocker (`model.dc_block_hz`) has it applied to every render, its filter pre-warmed on the
+offset the model settles at (dc_block.py)."""
 from __future__ import annotations
 
 import weakref
 
 import numpy as np
+
+from .dc_block import dc_block, settled_state
 
 _FORWARD = weakref.WeakKeyDictionary()
 
@@ -49,6 +53,29 @@ def settle(model, cond: np.ndarray, max_samples: int = SETTLE_MAX, tol: float = 
         if moved <= tol:
             break
     return h, c
+
+
+def settled_offset(model, cond: np.ndarray, h, c) -> np.ndarray:
+    """(S,) the model's output on silence from state (h, c) at knob features cond (S, C): the constant its
+    DC blocker starts from (the first sample of a silent block of settle's shape, compiled already)."""
+    cond = np.asarray(cond, np.float32).reshape(-1, model.n_cond)
+    S = cond.shape[0]
+    x = np.zeros((S, SETTLE_BLOCK, 1), np.float32)
+    cb = np.broadcast_to(cond[:, None, :], (S, SETTLE_BLOCK, model.n_cond))
+    return np.asarray(forward(model, x, cb, h, c)[0])[:, 0, 0]
+
+
+def cutoff(model) -> float:
+    """The model's output DC blocker cutoff in Hz (0: none; models saved before it have none)."""
+    return float(getattr(model, "dc_block_hz", 0.0) or 0.0)
+
+
+def _blocked(model, y: np.ndarray, cond: np.ndarray, h, c) -> np.ndarray:
+    """(S, T) rendered from state (h, c) through the model's DC blocker (none: y as it is)."""
+    if not cutoff(model):
+        return y
+    zi = settled_state(model.dc_block_hz, model.sample_rate, settled_offset(model, cond, h, c))
+    return dc_block(y, model.dc_block_hz, model.sample_rate, zi)[0]
 
 
 def start_cond(cond: np.ndarray) -> np.ndarray:
@@ -113,7 +140,7 @@ def render_chunked(model, x: np.ndarray, cond: np.ndarray, chunk: int | None = 9
             out[si, t:e] = yb[k, overlap: overlap + e - t]
     if bar is not None:
         bar.close()
-    return out
+    return _blocked(model, out, start_cond(cond), h0, c0)
 
 
 def _cond_slice(cond: np.ndarray, si: int, a: int, b: int, n: int) -> np.ndarray:
@@ -164,18 +191,27 @@ class Stream:
 
     def reset(self) -> None:
         self.h, self.c = self.model.zero_state(1)
-        self.cold = self.prewarm  # settled at the next block's first knob values
+        self.cold = True  # settled (prewarm) at the next block's first knob values, the DC blocker with it
+        self.dc = None    # the output DC blocker's state (models with one)
 
     def process(self, x: np.ndarray, cond: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float32)
         if len(x) == 0:
             return x.copy()
         c = np.broadcast_to(np.asarray(cond, np.float32), (len(x), self.model.n_cond))
+        m = self.model
         if self.cold:
-            self.h, self.c = settle(self.model, c[:1])
+            if self.prewarm:
+                self.h, self.c = settle(m, c[:1])
+            if cutoff(m):
+                self.dc = settled_state(m.dc_block_hz, m.sample_rate, settled_offset(m, c[:1], self.h, self.c))
             self.cold = False
-        y, self.h, self.c = forward(self.model, x[None, :, None], c[None], self.h, self.c)
-        return np.asarray(y)[0, :, 0]
+        y, self.h, self.c = forward(m, x[None, :, None], c[None], self.h, self.c)
+        y = np.asarray(y)[0, :, 0]
+        if cutoff(m):
+            y, self.dc = dc_block(y[None], m.dc_block_hz, m.sample_rate, self.dc)
+            y = y[0]
+        return y
 
 
 def render(model, x: np.ndarray, cond: np.ndarray, mode: str = "chunked", *, chunk: int | None = None,
