@@ -82,8 +82,9 @@ def run_training(cfg: dict, log, config_dir: str | None, strategy, cluster: dict
     log(f"run {p.run} ({'resuming' if p.resuming else 'new'}{'' if chief else '; the chief writes it'}); dataset {p.root}: "
         f"{len(train_data.settings)} training settings, {len(val_data.settings)} validation; "
         f"model inputs: {', '.join(k['name'] for k in p.knobs) or 'audio only'}")
-    model, optimizer, tbptt = build(cfg, p, train_data, strategy)
-    log(dc_block_line(cfg["model"]["dc_block"], model.dc_block_hz, train_data.y))
+    share = dc_share(train_data.y)  # the training targets' DC: decides the output DC blocker (model.dc_block=auto)
+    model, optimizer, tbptt = build(cfg, p, train_data, strategy, choose_cutoff(cfg["model"]["dc_block"], share))
+    log(dc_block_line(cfg["model"]["dc_block"], model.dc_block_hz, share))
     state = restore(cfg, p, model, optimizer, tbptt, chief, multi, log)
     ckpt_dir = p.run / "checkpoints"
     writer = tf.summary.create_file_writer(str(p.run / "tb")) if chief else None
@@ -161,7 +162,7 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def build(cfg: dict, p: Plan, train_data: SplitData, strategy):
+def build(cfg: dict, p: Plan, train_data: SplitData, strategy, dc_block_hz: float = 0.0):
     """The model (conf/model: `_target_` and its keys, plus what the dataset says), its optimiser,
     and the truncated-BPTT trainer, seeded."""
     t, lc = cfg["trainer"], cfg["loss"]
@@ -169,7 +170,7 @@ def build(cfg: dict, p: Plan, train_data: SplitData, strategy):
     with strategy.scope():
         model = instantiate({k: v for k, v in cfg["model"].items() if k != "dc_block"}, n_cond=train_data.cond.shape[1],
                             knobs=p.knobs, sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed,
-                            dc_block_hz=choose_cutoff(cfg["model"]["dc_block"], train_data.y), _convert_="all").build_weights()
+                            dc_block_hz=dc_block_hz, _convert_="all").build_weights()
         optimizer = keras.optimizers.Adam(t["learning_rate"], clipnorm=t["clipnorm"])
     model.fused_splits = (t["lstm_splits"] or usable_cores()) if t["fused_lstm"] else 0
     loss = make_loss(lc["pre_emphasis"], lc["esr_weight"], lc["dc_weight"], lc["stft_weight"], lc["plain_weight"],
@@ -177,11 +178,10 @@ def build(cfg: dict, p: Plan, train_data: SplitData, strategy):
     return model, optimizer, TBPTT(model, optimizer, loss, t["warmup"], t["window"], strategy=strategy)
 
 
-def dc_block_line(mode: str, cutoff_hz: float, targets: np.ndarray) -> str:
-    """The log line that says whether renders get the output DC blocker, and why."""
+def dc_block_line(mode: str, cutoff_hz: float, share: float) -> str:
+    """The log line that says whether renders get the output DC blocker, and why (share: the targets' dc_share)."""
     if mode != "auto":
         return f"output DC blocker: {'on' if cutoff_hz else 'off'} (model.dc_block={mode})"
-    share = dc_share(targets)
     if cutoff_hz:
         return (f"output DC blocker: on ({cutoff_hz:g} Hz high-pass in every render; the training targets carry no DC, "
                 f"at most {share:.1e} of a setting's energy; model.dc_block=off to keep the raw output)")

@@ -46,6 +46,7 @@ def main(argv=None) -> list[dict]:
     from ampcap.wav import write_wav
     from amptrain import AmpModel
     from amptrain.losses import band_level_error_db, esr
+    from amptrain.sampling.dc_block import model_cutoff
     from capture.builtin_amp import KNOB_SPECS, amp_process
     from capture.signals import builtin_signal
 
@@ -81,7 +82,7 @@ def main(argv=None) -> list[dict]:
                      "difference_db": round(10 * np.log10(np.mean((target - pred) ** 2) / np.mean(target ** 2)), 1)})
         pairs.append((g, target, pred))
     print(f"new DI (seed {a.seed}, {a.seconds:g} s) through the amp and {a.run} at unseen settings "
-          f"(output DC blocker: {f'{amp.net.dc_block_hz:g} Hz' if getattr(amp.net, 'dc_block_hz', 0) else 'none'})")
+          f"(output DC blocker: {f'{model_cutoff(amp.net):g} Hz' if model_cutoff(amp.net) else 'none'})")
     if a.dataset is not None:
         for r, knobs in zip(rows, settings):
             r["knobs"] = " ".join(f"{k}={v}" for k, v in knobs.items())

@@ -60,9 +60,9 @@ def test_dc_share_and_the_auto_rule():
     with_dc = np.stack([clean, clean + 0.1])  # one setting with DC: mean^2 / power = 0.01 / (0.045 + 0.01)
     assert dc_share(with_dc) == pytest.approx(0.01 / 0.055, rel=1e-3)
     assert dc_share(np.zeros((2, 100))) == 0.0
-    assert choose_cutoff("auto", clean[None]) == DC_BLOCK_HZ
-    assert choose_cutoff("auto", with_dc) == 0.0
-    assert choose_cutoff("on", with_dc) == DC_BLOCK_HZ and choose_cutoff("off", clean[None]) == 0.0
+    assert choose_cutoff("auto", dc_share(clean[None])) == DC_BLOCK_HZ
+    assert choose_cutoff("auto", dc_share(with_dc)) == 0.0
+    assert choose_cutoff("on", dc_share(with_dc)) == DC_BLOCK_HZ and choose_cutoff("off", dc_share(clean[None])) == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,7 @@ def test_export_says_the_file_leaves_the_blocker_out():
 def test_the_training_log_says_why():
     from amptrain.run import dc_block_line
 
-    t = np.arange(SR) / SR
-    clean = (0.3 * np.sin(2 * np.pi * 110 * t))[None]
-    assert dc_block_line("auto", 2.0, clean).startswith("output DC blocker: on (2 Hz")
-    assert "carry DC" in dc_block_line("auto", 0.0, clean + 0.1) and "off" in dc_block_line("auto", 0.0, clean + 0.1)
-    assert dc_block_line("off", 0.0, clean) == "output DC blocker: off (model.dc_block=off)"
+    assert dc_block_line("auto", 2.0, 2e-8).startswith("output DC blocker: on (2 Hz")
+    line = dc_block_line("auto", 0.0, 0.18)
+    assert "carry DC" in line and "off" in line and "1.8e-01" in line
+    assert dc_block_line("off", 0.0, 2e-8) == "output DC blocker: off (model.dc_block=off)"

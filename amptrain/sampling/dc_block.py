@@ -53,11 +53,16 @@ def dc_share(y: np.ndarray) -> float:
     return worst
 
 
-def choose_cutoff(mode: str, targets: np.ndarray) -> float:
+def choose_cutoff(mode: str, share: float) -> float:
     """model.dc_block -> the blocker's cutoff in Hz (0: none). auto: DC_BLOCK_HZ when the training targets carry
-    no DC at any setting (dc_share below DC_FREE_SHARE), else none (a plugin whose output has DC keeps it)."""
+    no DC at any setting (their dc_share below DC_FREE_SHARE), else none (a plugin whose output has DC keeps it)."""
     if mode == "off":
         return 0.0
     if mode == "on":
         return DC_BLOCK_HZ
-    return DC_BLOCK_HZ if dc_share(targets) < DC_FREE_SHARE else 0.0
+    return DC_BLOCK_HZ if share < DC_FREE_SHARE else 0.0
+
+
+def model_cutoff(model) -> float:
+    """A model's output DC blocker cutoff in Hz (0: none; models saved before the blocker have none)."""
+    return float(getattr(model, "dc_block_hz", 0.0) or 0.0)

@@ -17,6 +17,7 @@ from capture.signals import generate_region
 
 from ..conditioning import feature_names
 from .amp import save_net
+from .dc_block import model_cutoff
 from .render import render_chunked, settle
 
 FORMATS = {"nam": ".nam", "proteus": ".json", "rtneural": ".json", "keras": ".keras"}
@@ -222,7 +223,7 @@ DC_BLOCK_IN_PLAYER = {  # what each format's player does after the model (their 
 
 def dc_block_note(net, fmt: str) -> str | None:
     """A line for the user when the file leaves out the model's output DC blocker (every player format does)."""
-    hz = float(getattr(net, "dc_block_hz", 0.0) or 0.0)
+    hz = model_cutoff(net)
     if fmt not in DC_BLOCK_IN_PLAYER or not hz:
         return None
     return (f"note: the model's output DC blocker ({hz:g} Hz high-pass) is not part of the {fmt} file; without one the "

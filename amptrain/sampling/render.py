@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from .dc_block import dc_block, settled_state
+from .dc_block import dc_block, model_cutoff, settled_state
 
 _FORWARD = weakref.WeakKeyDictionary()
 
@@ -65,14 +65,9 @@ def settled_offset(model, cond: np.ndarray, h, c) -> np.ndarray:
     return np.asarray(forward(model, x, cb, h, c)[0])[:, 0, 0]
 
 
-def cutoff(model) -> float:
-    """The model's output DC blocker cutoff in Hz (0: none; models saved before it have none)."""
-    return float(getattr(model, "dc_block_hz", 0.0) or 0.0)
-
-
 def _blocked(model, y: np.ndarray, cond: np.ndarray, h, c) -> np.ndarray:
     """(S, T) rendered from state (h, c) through the model's DC blocker (none: y as it is)."""
-    if not cutoff(model):
+    if not model_cutoff(model):
         return y
     zi = settled_state(model.dc_block_hz, model.sample_rate, settled_offset(model, cond, h, c))
     return dc_block(y, model.dc_block_hz, model.sample_rate, zi)[0]
@@ -203,12 +198,12 @@ class Stream:
         if self.cold:
             if self.prewarm:
                 self.h, self.c = settle(m, c[:1])
-            if cutoff(m):
+            if model_cutoff(m):
                 self.dc = settled_state(m.dc_block_hz, m.sample_rate, settled_offset(m, c[:1], self.h, self.c))
             self.cold = False
         y, self.h, self.c = forward(m, x[None, :, None], c[None], self.h, self.c)
         y = np.asarray(y)[0, :, 0]
-        if cutoff(m):
+        if model_cutoff(m):
             y, self.dc = dc_block(y[None], m.dc_block_hz, m.sample_rate, self.dc)
             y = y[0]
         return y
