@@ -118,3 +118,16 @@ def test_the_training_log_says_why():
     line = dc_block_line("auto", 0.0, 0.18)
     assert "carry DC" in line and "off" in line and "1.8e-01" in line
     assert dc_block_line("off", 0.0, 2e-8) == "output DC blocker: off (model.dc_block=off)"
+
+
+@pytest.mark.parametrize("mode", ["chunked", "sequential", "streaming"])
+def test_a_model_without_knobs_renders_through_the_blocker(mode):
+    from amptrain import AmpModel
+    from tests.models import di, make_net
+
+    net = make_net(knobs=[])  # a snapshot (train_vs_nam, static): no knob features at all
+    w, b = net.out.get_weights()
+    net.out.set_weights([w, b + 0.05])
+    net.dc_block_hz = DC_BLOCK_HZ
+    y = AmpModel(net).render(di(1.0), mode=mode)
+    assert np.all(np.isfinite(y)) and abs(np.mean(y)) < 0.01

@@ -58,7 +58,7 @@ def settle(model, cond: np.ndarray, max_samples: int = SETTLE_MAX, tol: float = 
 def settled_offset(model, cond: np.ndarray, h, c) -> np.ndarray:
     """(S,) the model's output on silence from state (h, c) at knob features cond (S, C): the constant its
     DC blocker starts from (the first sample of a silent block of settle's shape, compiled already)."""
-    cond = np.asarray(cond, np.float32).reshape(-1, model.n_cond)
+    cond = np.asarray(cond, np.float32)  # (S, C), C may be 0 (a model without knobs)
     S = cond.shape[0]
     x = np.zeros((S, SETTLE_BLOCK, 1), np.float32)
     cb = np.broadcast_to(cond[:, None, :], (S, SETTLE_BLOCK, model.n_cond))
