@@ -44,6 +44,8 @@ PARTS = {
     "prenone": ["loss.pre_emphasis=none", "loss.esr_weight=0.75", "loss.plain_weight=0"],
     "warmup1000": ["trainer.warmup=1000"],
     "batch64": ["trainer.batch_size=64"],
+    "batch48": ["trainer.batch_size=48"],
+    "batch32": ["trainer.batch_size=32"],
     "batch16": ["trainer.batch_size=16"],
     "batch128": ["trainer.batch_size=128"],
     "seg12k": ["trainer.segment=12000"],
@@ -109,9 +111,11 @@ def overrides_of(variant: str) -> list[str]:
     return [o for p in parts for o in PARTS[p]]
 
 
-def run_variant(experiment: str, name: str, overrides: list[str], minutes: float, runs: Path, cpus: str | None) -> Path:
-    """Train one variant in its own process (pinned to `cpus` when given); returns its run directory."""
-    run_dir = runs / experiment / name
+def run_variant(experiment: str, name: str, overrides: list[str], minutes: float, runs: Path, cpus: str | None,
+                tag: str = "") -> Path:
+    """Train one variant in its own process (pinned to `cpus` when given); returns its run directory, which
+    carries the tag so that two benchmark processes running one variant side by side keep their own runs."""
+    run_dir = runs / experiment / f"{name}{tag}"
     cmd = [sys.executable, "-m", "amptrain", f"+experiment={experiment}", *overrides, f"trainer.max_minutes={minutes}",
            "trainer.max_epochs=100000", "trainer.keep_epochs=true", "trainer.progress=false", "trainer.renders=0",
            f"run_dir={run_dir}"]
@@ -198,7 +202,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--variants", nargs="+", default=["base", "plateau", "noema", "noplain"],
                     help="variants, each parts joined with + (see --list)")
     ap.add_argument("--cpus", default=None, help="pin every run to these cores (taskset -c), e.g. 0")
-    ap.add_argument("--tag", default="", help="suffix of the output files")
+    ap.add_argument("--tag", default="", help="suffix of the output files and run directories")
     ap.add_argument("--eval-dataset", type=Path, default=None,
                     help="measure held-out ESR on this dataset's test settings x test audio (e.g. the experiment's own "
                          "dataset, when variants capture other designs)")
@@ -223,7 +227,7 @@ def main(argv=None) -> dict:
     for name in a.variants:
         t0 = time.perf_counter()
         print(f"{a.experiment}: training variant {name} for {a.minutes:g} min ...", flush=True)
-        run = run_variant(a.experiment, name, overrides_of(name), a.minutes, OUT / "accuracy_runs", a.cpus)
+        run = run_variant(a.experiment, name, overrides_of(name), a.minutes, OUT / "accuracy_runs", a.cpus, a.tag)
         row = {"experiment": a.experiment, "variant": name, "overrides": " ".join(overrides_of(name)), "minutes": a.minutes,
                **measure(run, a.eval_dataset), "wall_seconds": round(time.perf_counter() - t0, 1)}
         rows.append(row)
