@@ -94,12 +94,14 @@ def main(argv=None) -> list[dict]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    silence = plt.get_cmap("magma").copy()
+    silence.set_bad(silence(0.0))  # digital silence is -inf dB, which imshow masks: draw it as the floor, not white
     shown = pairs[:MAX_PLOTTED]  # a readable figure: the first settings; every pair is in the WAVs and the table
     fig, axes = plt.subplots(2, len(shown), figsize=(4 * len(shown), 5.5), squeeze=False, sharey=True)
     for j, (g, t, p) in enumerate(shown):
         for i, (name, y) in enumerate((("amp", t), ("model", p))):
-            with np.errstate(divide="ignore"):  # digital silence is -inf dB, drawn at vmin
-                axes[i][j].specgram(y[: 8 * sr], NFFT=2048, Fs=sr, noverlap=1536, cmap="magma", vmin=-140, vmax=-30)
+            with np.errstate(divide="ignore"):
+                axes[i][j].specgram(y[: 8 * sr], NFFT=2048, Fs=sr, noverlap=1536, cmap=silence, vmin=-140, vmax=-30)
             axes[i][j].set_ylim(0, 6000)
             axes[i][j].set_title(f"{name}, {g if isinstance(g, str) else f'gain {g:g}'}", fontsize=9)
     fig.tight_layout()
