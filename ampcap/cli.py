@@ -2,6 +2,7 @@
 an exit code, never a traceback), `--config-dir DIR` beside Hydra overrides, and aligned tables."""
 from __future__ import annotations
 
+import difflib
 import errno
 import os
 import sys
@@ -27,6 +28,13 @@ def split_config_dir(args: list[str]) -> tuple[str | None, list[str]]:
             rest.append(a)
         i += 1
     return config_dir, rest
+
+
+def unknown_command(word: str, commands) -> str:
+    """One line for a command name that is not one: the close match, and the list."""
+    close = difflib.get_close_matches(word, list(commands), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"unknown command '{word}'{hint} (commands: {', '.join(commands)})"
 
 
 def fit_widths(rows: list[dict], cols: list[str], width: int | None, shrink: list[str] | None = None) -> dict:
@@ -67,6 +75,13 @@ def storage_message(e: OSError) -> str:
     if e.errno in (errno.EACCES, errno.EPERM):
         return f"{where}permission denied; fix the permissions, or choose an output location you can write to"
     return f"{where}{e.strerror or e}"
+
+
+def cannot_write(e: OSError) -> str:
+    """Why a location cannot be written, and what to do, for an early check's one line."""
+    if e.errno in STORAGE_ERRNOS:
+        return storage_message(OSError(e.errno, e.strerror))
+    return f"{e.strerror or e}; choose an output location you can write to"
 
 
 def guarded(cmd, args, interrupted: str = "interrupted: rerun the same command to resume") -> int:

@@ -7,6 +7,9 @@ capture/config.py, amptrain/config.py), so a wrong key or type is reported as on
 """
 from __future__ import annotations
 
+import difflib
+import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,13 +40,53 @@ def one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
 
+# Free-form maps of the schemas: a new key there needs Hydra's `+` (`+sweep.fixed.gain=3`)
+FREE_MAPS = ("sweep.fixed", "plugin.fixed", "plugin.knobs", "plugin.options", "plugin.default_paths")
+
+
+def user_overrides(overrides: list[str]) -> list[str]:
+    """Overrides as users type them, made ones Hydra's grammar takes: a value starting with `~` is
+    the home folder (bash does not expand it after `key=`), and a value the grammar refuses (a path
+    with spaces or parentheses, which the shell's quotes no longer protect) is quoted for it. An
+    argument that still does not parse is one line naming it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser, out = OverridesParser.create(), []
+    for o in overrides:
+        key, eq, value = o.partition("=")
+        if eq and value.startswith("~") and not key.startswith(("hydra.", "~")):
+            value = os.path.expanduser(value)
+            o = f"{key}={value}"
+        for candidate in [o] + ([f"{key}={quoted(value)}"] if eq and value[:1] not in ("'", '"') else []):
+            try:
+                parser.parse_overrides([candidate])
+            except HydraException:
+                continue
+            out.append(candidate)
+            break
+        else:
+            raise ConfigError(f"argument '{o}': not a key=value override Hydra can read; quote the value for Hydra "
+                              f"inside the shell's quotes, e.g. \"{key}='...'\"" if eq else
+                              f"argument '{o}': not a key=value override (e.g. sweep=tiny, out=DIR)")
+    return out
+
+
+def quoted(value: str) -> str:
+    """`value` as one Hydra quoted string."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "'" + value.replace("'", "\\'") + "'"
+
+
 @contextmanager
 def hydra_session(overrides: list[str], config_dir: str | None = None, schemas: dict[str, type] | None = None):
     """Hydra initialised on `conf/` (plus the user's --config-dir) with `schemas` registered: each
     {name: dataclass} is usable as `- <name>` in a primary config's defaults list, so every schema key
     can be overridden from the command line and is type-checked. Yields the overrides to use (the
     search path added). Used by compose and by capture's multirun."""
-    overrides = list(overrides)
+    overrides = user_overrides(overrides)
     if config_dir:
         d = Path(config_dir).expanduser().resolve()
         if not d.is_dir():
@@ -68,12 +111,48 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
         with hydra_session(overrides, config_dir, schemas) as ov:
             return hydra_compose(config_name=config_name, overrides=ov)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
-        msg = one_line(e).split(" Config search path:")[0].replace(" Available options", "; available options")
-        cause = e.__cause__
-        if isinstance(cause, OmegaConfBaseException):
-            key = getattr(cause, "full_key", None)
-            msg = f"config key '{key}': " + one_line(cause).split(" full_key:")[0] if key else f"{msg}: {one_line(cause)}"
-        raise ConfigError(f"config: {msg}") from None
+        raise ConfigError(f"config: {compose_message(e, overrides, schemas)}") from None
+
+
+def compose_message(e: Exception, overrides: list[str], schemas: dict[str, type] | None) -> str:
+    """Hydra's or OmegaConf's error as one line: the key named, a hint for a map key given without
+    `+`, and for a wrong key in a config file the file and the keys that were meant."""
+    msg = one_line(e).split(" Config search path:")[0].replace(" Available options", "; available options")
+    typo = re.search(r"In '([^']+)': ConfigKeyError raised while composing config: Key '([^']+)' not in '(\w+)' full_key: (\S+)", msg)
+    if typo:
+        where, key, schema, full = typo.groups()
+        names = schema_fields(schemas, schema)
+        close = difflib.get_close_matches(key, names, n=2)
+        return (f"{where}.yaml: unknown key '{key}' ({full})" + (f"; did you mean {' or '.join(close)}?" if close else "")
+                + (f" (keys there: {', '.join(names)})" if names else ""))
+    cause = e.__cause__
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", None)
+        msg = f"config key '{key}': " + one_line(cause).split(" full_key:")[0] if key else f"{msg}: {one_line(cause)}"
+        parent = str(key or "").rpartition(".")[0]
+        given = next((o for o in overrides if o.split("=", 1)[0] == key), None)
+        if given and parent in FREE_MAPS and "not in struct" in msg:
+            msg += f"; {parent} is a map: add a key to it with a +, as +{given}"
+    return msg
+
+
+def schema_fields(schemas: dict[str, type] | None, name: str) -> list[str]:
+    """The field names of the dataclass called `name` among the schemas and the dataclasses they hold."""
+    import dataclasses
+    import typing
+
+    seen, todo = set(), list((schemas or {}).values())
+    while todo:
+        cls = todo.pop()
+        if not dataclasses.is_dataclass(cls) or cls in seen:
+            continue
+        seen.add(cls)
+        if cls.__name__ == name:
+            return [f.name for f in dataclasses.fields(cls)]
+        for f in dataclasses.fields(cls):
+            t = f.type if not isinstance(f.type, str) else typing.get_type_hints(cls).get(f.name)
+            todo += [t, *typing.get_args(t)]
+    return []
 
 
 def validate(cfg: DictConfig, schema: type) -> DictConfig:

@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .errors import DatasetError
-from .files import atomic_write_bytes, sha256_of
+from .errors import ConfigError, DatasetError
+from .files import atomic_write_bytes, sha256_json, sha256_of
+from .knobs import Knob
 from .wav import read_wav
 
 FORMAT = "ampcap-dataset"
-FORMAT_VERSION = 2          # 2: adds `output_level`; settings no longer warn about peaks above full scale
-READ_VERSIONS = (1, 2)      # version 1 datasets load as they are
+FORMAT_VERSION = 3          # 3: adds `labels_sha256`; 2: adds `output_level`, no warnings about peaks above full scale
+READ_VERSIONS = (1, 2, 3)   # older datasets load as they are (verify checks their labels without the checksum)
 # Float WAVs hold any level: a peak at or above full scale (1.0, 0 dBFS) loses nothing, so it is not a
 # problem of the dataset (only a fixed-point output would clip it). A peak this far above full scale
 # (+24 dBFS) usually means a gain stage set wrong (plugin output or master), so that one is a warning.
@@ -34,6 +35,18 @@ SPLITS = ("train", "val", "test")
 
 def write_manifest(root: Path, manifest: dict) -> None:
     atomic_write_bytes(Path(root) / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode())
+
+
+LABEL_KEYS = ("index", "id", "split", "knobs", "knobs_normalized")
+
+
+def labels_sha256(m: dict) -> str:
+    """The checksum of what a dataset says its audio is (manifest `labels_sha256`, format 3): the knob
+    specs, the design, each setting's index, id, split and knob values. A hand-edited label (a knob
+    value, a split) no longer matches it, so verify and training refuse the dataset."""
+    sweep = {k: v for k, v in m.get("sweep", {}).items() if k != "shard"}
+    return sha256_json({"knobs": m.get("knobs"), "sweep": sweep,
+                        "settings": [{k: s.get(k) for k in LABEL_KEYS} for s in m.get("settings", [])]})
 
 
 def read_manifest(root: Path) -> dict:
@@ -132,9 +145,10 @@ def schema_errors(m: dict) -> list[str]:
     return errs
 
 
-def verify(root: Path, check_audio: bool = True, allow_failed: bool = False) -> list[str]:
+def verify(root: Path, check_audio: bool = True, allow_failed: bool = False, design_check=None) -> list[str]:
     """Every problem with a dataset directory, one line each (empty list: the dataset is sound).
-    allow_failed: settings the plugin failed on are left out instead of counted as problems."""
+    allow_failed: settings the plugin failed on are left out instead of counted as problems.
+    design_check: manifest -> problems of its settings against its recorded design (capture/sweep.py)."""
     root = Path(root)
     try:
         m = read_manifest(root)
@@ -144,8 +158,12 @@ def verify(root: Path, check_audio: bool = True, allow_failed: bool = False) -> 
     if errs:
         return errs
     n = m["signal"]["num_samples"]
-    skip_failed = allow_failed and not any(s["status"] == "pending" for s in m["settings"])
-    if not m["complete"] and not skip_failed:
+    pending = [s for s in m["settings"] if s["status"] == "pending"]
+    skip_failed = allow_failed and not pending
+    if pending:
+        errs.append(f"manifest: capture is not complete: {len(pending)} of {len(m['settings'])} settings not captured yet; "
+                    f"resume it with {resume_command(root, m)}")
+    elif not m["complete"] and not skip_failed:
         errs.append("manifest: capture is not complete (rerun the same capture command to resume)")
     errs += file_errors(root, m["signal"]["file"], m["signal"]["sha256"], "input", m, check_audio)
     regions = m["signal"]["regions"]
@@ -153,12 +171,46 @@ def verify(root: Path, check_audio: bool = True, allow_failed: bool = False) -> 
         a, b = regions.get(r, [0, 0])
         if not (0 <= a <= b <= n):
             errs.append(f"signal.regions.{r}: [{a}, {b}) is outside 0..{n}")
+    errs += label_errors(m) + (design_check(m) if design_check else [])
     errs += setting_errors(root, m, skip_failed, check_audio)
     if not any(s["split"] == "train" for s in m["settings"]):
         errs.append("manifest: no training settings")
     elif skip_failed and not any(s["split"] == "train" and s["status"] == "done" for s in m["settings"]):
         errs.append("manifest: every training setting failed, none is left to train on; rerun the capture command "
                     "to retry them (or fix the plugin)")
+    if "labels_sha256" in m and m["labels_sha256"] != labels_sha256(m):
+        errs.append("manifest: the settings' labels (knob values, splits, design) were changed after capture "
+                    "(labels_sha256 mismatch); recapture, or restore the manifest")
+    return errs
+
+
+def resume_command(root: Path, m: dict) -> str:
+    """The command that resumes a dataset's capture (as recorded by it, else the generic one)."""
+    return m.get("command") or f"the capture command that made it (python -m capture sweep ... out={root})"
+
+
+def label_errors(m: dict) -> list[str]:
+    """Labels that disagree with each other: knobs_normalized against the knob values and the knobs'
+    ranges, and a design (other than `single`) without validation or test settings."""
+    errs = []
+    specs = {k["name"]: Knob.from_json(k) for k in m["knobs"]}
+    for s in m["settings"]:
+        for name, v in s["knobs"].items():
+            try:
+                want = specs[name].normalise(specs[name].check(v))
+            except (TypeError, ValueError, ZeroDivisionError, ConfigError):
+                continue  # a value outside the knob's range or choices: setting_errors names it
+            got = s["knobs_normalized"].get(name)
+            if not isinstance(got, (int, float)) or abs(float(got) - want) > 1e-6:
+                shown = f"{got:.6g}" if isinstance(got, (int, float)) else repr(got)
+                errs.append(f"setting {s['id']}: knobs.{name}={v!r} disagrees with knobs_normalized.{name}={shown} "
+                            f"(expected {want:.6g} for the knob's range); the labels were changed after capture")
+                break
+    if m["sweep"].get("design") != "single" and not m["sweep"].get("shard"):
+        for split in ("val", "test"):
+            if not any(s["split"] == split for s in m["settings"]):
+                errs.append(f"manifest: no {split} settings: held-out accuracy could not be measured (recapture with "
+                            "sweep.n_heldout=2 or more)")
     return errs
 
 
@@ -208,6 +260,8 @@ def setting_errors(root: Path, m: dict, skip_failed: bool, check_audio: bool = T
             train_keys.add(_setting_key(s))
         if s["status"] == "failed" and skip_failed:
             continue
+        if s["status"] == "pending":
+            continue  # counted in one line by verify
         if s["status"] != "done":
             errs.append(f"{where}: not captured (status {s['status']}" + (f": {s['error']}" if s.get("error") else "") + ")")
             continue

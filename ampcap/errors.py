@@ -16,6 +16,19 @@ class ConfigError(AmpcapError):
     """A config key or value is wrong; the message names the key."""
 
 
+class ModelError(AmpcapError):
+    """A model file or run directory is missing, damaged or not ours, or a model is used wrongly."""
+
+
+class ModelInputError(ConfigError, ModelError):
+    """What a model was given is wrong (audio, rate, render option): both `except ModelError` and
+    `except ConfigError` catch it."""
+
+
+class KnobError(ModelInputError):
+    """A knob name or value is wrong: a config key for a capture, a model's input for a render."""
+
+
 class PluginError(AmpcapError):
     """The plugin could not be loaded, mapped or driven."""
 
@@ -26,6 +39,12 @@ class SignalError(AmpcapError):
 
 class DatasetError(AmpcapError):
     """A dataset directory is missing, incomplete, tampered or from another config."""
+
+
+class StorageError(AmpcapError):
+    """An output location that cannot be written (checked before the work starts)."""
+
+    exit_code = 4
 
 
 class CaptureFailed(AmpcapError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, KnobError
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,13 @@ class Knob:
             matches = [c for c in self.choices if str(c).lower() == str(value).lower()]
             if matches:
                 return matches[0]
-            raise ConfigError(f"{label}: {value!r} is not one of {list(self.choices)}")
+            raise KnobError(f"{label}: {value!r} is not one of {list(self.choices)}")
         try:
             v = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{label}: {value!r} is not a number (range {self.min}..{self.max})") from None
+            raise KnobError(f"{label}: {value!r} is not a number (range {self.min}..{self.max})") from None
         if v != v or not (self.min <= v <= self.max):
-            raise ConfigError(f"{label}: {v:g} is outside its range {self.min:g}..{self.max:g}")
+            raise KnobError(f"{label}: {v:g} is outside its range {self.min:g}..{self.max:g}")
         return v
 
     def normalise(self, value: Any) -> float:

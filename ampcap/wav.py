@@ -10,24 +10,57 @@ import numpy as np
 
 from .files import atomic_write_bytes, sha256_bytes
 
+SOFTWARE = "ampcap"   # the LIST/INFO software tag (ISFT) of the renders `amptrain sample` writes
 
-def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """A standard IEEE-float mono WAV (fmt + fact + data chunks). Written by hand because libsndfile
-    adds a PEAK chunk with a timestamp, so the same audio would get a different checksum each run."""
+
+def wav_bytes(audio: np.ndarray, sample_rate: int, software: str | None = None) -> bytes:
+    """A standard IEEE-float mono WAV (fmt + fact + data chunks, and a LIST/INFO chunk naming the
+    `software` when given). Written by hand because libsndfile adds a PEAK chunk with a timestamp, so
+    the same audio would get a different checksum each run."""
     data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
     n = len(data) // 4
     fmt = struct.pack("<HHIIHHH", 3, 1, int(sample_rate), int(sample_rate) * 4, 4, 32, 0)
     fact = struct.pack("<I", n)
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", 4) + fact
+    info = b""
+    if software:
+        text = software.encode() + b"\0"
+        text += b"\0" * (len(text) & 1)
+        sub = b"INFO" + b"ISFT" + struct.pack("<I", len(text)) + text
+        info = b"LIST" + struct.pack("<I", len(sub)) + sub
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", 4) + fact + info
             + b"data" + struct.pack("<I", len(data)) + data)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> str:
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, software: str | None = None) -> str:
     """Atomically write float32 mono WAV; returns its sha256."""
-    data = wav_bytes(audio, sample_rate)
+    data = wav_bytes(audio, sample_rate, software)
     atomic_write_bytes(path, data)
     return sha256_bytes(data)
+
+
+def wav_software(path) -> str | None:
+    """The LIST/INFO software tag (ISFT) of a WAV file, None when it has none or is no WAV."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            while len(h := f.read(8)) == 8:
+                cid, clen = struct.unpack("<4sI", h)
+                if cid == b"data":
+                    return None
+                body = f.read(clen + (clen & 1))
+                if cid == b"LIST" and body[:4] == b"INFO":
+                    pos = 4
+                    while pos + 8 <= len(body):
+                        sid, slen = struct.unpack("<4sI", body[pos:pos + 8])
+                        if sid == b"ISFT":
+                            return body[pos + 8:pos + 8 + slen].split(b"\0")[0].decode(errors="replace")
+                        pos += 8 + slen + (slen & 1)
+    except OSError:
+        return None
+    return None
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from ampcap.cli import guarded, split_config_dir
+from ampcap.cli import guarded, split_config_dir, unknown_command
 from ampcap.config import find_conf_dir
 from ampcap.errors import ConfigError
 
@@ -101,9 +101,19 @@ COMMANDS = {"sample": (_model_command("sample"), "interrupted: nothing was writt
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     own_stderr()  # the command line's process: TensorFlow's start-up chatter is not for the user
-    if argv and argv[0] in ("-h", "--help", "help"):
+    if not argv:  # the default capture and training take hours: say how to start instead of starting
+        print(usage())
+        print("error: nothing was run: give an experiment (python -m amptrain +experiment=gain_sweep trains the main one "
+              "in 10 minutes), or `python -m amptrain train` for the default config (544 settings, 40 epochs: hours)",
+              file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
+    word = argv[0]
+    if word not in COMMANDS and word != "train" and "=" not in word and not word.startswith(("-", "+", "~")):
+        print(f"error: {unknown_command(word, [*COMMANDS, 'train'])}", file=sys.stderr)
+        return 2
     if argv and argv[0] in COMMANDS:
         if any(a in ("-h", "--help") for a in argv[1:]):
             print(usage())

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.signal import welch
 
 from ampcap.files import atomic_path
+from ampcap.wav import SOFTWARE
 
 
 def _plt():
@@ -20,9 +21,10 @@ def _plt():
 
 
 def save(fig, path: Path) -> None:
-    """A figure as a PNG, written atomically (a killed run leaves no half-written plot)."""
+    """A figure as a PNG, written atomically (a killed run leaves no half-written plot), tagged as
+    ampcap's (Software: ampcap), so a later render may replace it (amptrain/sampling/outputs.py)."""
     with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=110, metadata={"Software": SOFTWARE})
     _plt().close(fig)
 
 

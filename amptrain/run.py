@@ -61,6 +61,13 @@ def train(cfg_in, log=print, config_dir: str | None = None) -> Path:
                            "restart the same command on every host with trainer.resume=true") from None
 
 
+def budget_text(t: dict) -> str:
+    """The training budget in words, for the line a run starts with."""
+    if t["max_minutes"]:
+        return f"training for {t['max_minutes']:g} minutes (at most {t['max_epochs']} epochs)"
+    return f"training for {t['max_epochs']} epochs, no time limit (trainer.max_minutes=N sets one)"
+
+
 def run_training(cfg: dict, log, config_dir: str | None, strategy, cluster: dict | None = None) -> Path:
     t = cfg["trainer"]
     multi = strategy is not None
@@ -81,7 +88,7 @@ def run_training(cfg: dict, log, config_dir: str | None, strategy, cluster: dict
             write_run_files(p.run, cfg, p.root, p.manifest, p.knobs, p.fixed)
     log(f"run {p.run} ({'resuming' if p.resuming else 'new'}{'' if chief else '; the chief writes it'}); dataset {p.root}: "
         f"{len(train_data.settings)} training settings, {len(val_data.settings)} validation; "
-        f"model inputs: {', '.join(k['name'] for k in p.knobs) or 'audio only'}")
+        f"model inputs: {', '.join(k['name'] for k in p.knobs) or 'audio only'}; {budget_text(t)}")
     share = dc_share(train_data.y)  # the training targets' DC: decides the output DC blocker (model.dc_block=auto)
     model, optimizer, tbptt = build(cfg, p, train_data, strategy, choose_cutoff(cfg["model"]["dc_block"], share))
     log(dc_block_line(cfg["model"]["dc_block"], model.dc_block_hz, share))

@@ -16,10 +16,11 @@ from omegaconf import OmegaConf
 from ampcap import dataset as ds
 from ampcap.config import changed_keys
 from ampcap.dirlock import LOCK, lock_dir
-from ampcap.errors import ConfigError, DatasetError
+from ampcap.errors import AmpcapError, ConfigError, DatasetError
 from ampcap.files import atomic_write_bytes, remove_stale_temps, write_json
 from capture.config import compose_capture
 from capture.runner import changed_since, run_sweep
+from capture.sweep import design_errors, plan
 
 from .data import varying_knobs
 
@@ -76,8 +77,8 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
     embedded = ccfg is not None and ccfg.plugin.kind == "builtin"
     if embedded and d["auto_capture"]:
         ccfg.progress = cfg["trainer"]["progress"]
-        log(f"dataset {root} {'is incomplete' if manifest else 'not found'}: capturing it first ({cmd})")
-        run_sweep(ccfg, log=log)
+        log(f"dataset {root} {'is incomplete' if manifest else 'not found'}: capturing it first ({cmd}){capture_estimate(ccfg)}")
+        run_sweep(ccfg, log=log, command=cmd)
         return root
     failed = [s["id"] for s in (manifest or {}).get("settings", []) if s.get("status") == "failed"]
     if failed:
@@ -90,8 +91,24 @@ def locate_dataset(cfg: dict, log, config_dir: str | None = None) -> Path:
     raise DatasetError(f"dataset {root} {what}; {how}")
 
 
+EMBEDDED_X_REALTIME = 200   # the embedded amp captures at ~200-220x real time on one core (docs/benchmarks.md)
+
+
+def capture_estimate(ccfg) -> str:
+    """': N settings x S s, about M minutes' for a capture of the embedded amp ('' if it cannot be planned)."""
+    from capture.host import make_amp
+
+    try:
+        amp = make_amp(OmegaConf.to_container(ccfg.plugin, resolve=True))
+        n = len(plan(amp.knobs, OmegaConf.to_container(ccfg.sweep, resolve=True)))
+    except AmpcapError:
+        return ""
+    seconds = n * float(ccfg.signal.duration_s)
+    return f": {n} settings x {float(ccfg.signal.duration_s):g} s of audio, about {max(1, round(seconds / EMBEDDED_X_REALTIME / 60))} min"
+
+
 def load_dataset(root: Path, allow_failed: bool = False) -> dict:
-    problems = ds.verify(root, allow_failed=allow_failed)
+    problems = ds.verify(root, allow_failed=allow_failed, design_check=design_errors)
     if problems:
         raise DatasetError(f"dataset {root}: {problems[0]} (run python -m capture verify {root})")
     return ds.read_manifest(root)

@@ -1,5 +1,5 @@
 """TensorFlow imported quietly. Its Python logger's retracing notice (our renders retrace on purpose)
-is filtered, and TF_CPP_MIN_LOG_LEVEL defaults to 2. The C++ start-up chatter this TensorFlow prints
+is filtered, and TF_CPP_MIN_LOG_LEVEL defaults to 2 (3 on a machine with no NVIDIA driver). The C++ start-up chatter this TensorFlow prints
 anyway (oneDNN, CUDA probing: absl logs before its logging is set up, which no variable turns off)
 goes to /dev/null only in a process that is ours: `python -m amptrain` calls `own_stderr()` first.
 A host application that loads a model (`AmpModel.load`) keeps its stderr: nothing touches file
@@ -11,6 +11,7 @@ import os
 import sys
 
 _STATE = {"own_stderr": False}
+NVIDIA_DRIVER = "/proc/driver/nvidia/version"
 
 
 def own_stderr() -> None:
@@ -22,7 +23,9 @@ def quiet_tensorflow():
     """Import TensorFlow (TF_CPP_MIN_LOG_LEVEL=2 unless set; its start-up chatter dropped when the
     process's stderr is ours) and filter its retracing notice; returns the module."""
     if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # 3 where no NVIDIA driver is installed: TensorFlow's "failed call to cuInit: CUDA error" is an
+        # error-level line there that only says the machine has no GPU
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists(NVIDIA_DRIVER) else "3")
         if _STATE["own_stderr"]:
             _import_without_stderr()
     import tensorflow as tf

@@ -2,10 +2,11 @@
 Hydra override (plus --config-dir DIR for a folder of your own configs)."""
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
-from ampcap.cli import guarded, print_table, split_config_dir
+from ampcap.cli import guarded, print_table, split_config_dir, unknown_command
 from ampcap.errors import AmpcapError, DatasetError
 
 USAGE = """usage: python -m capture <command> [args]
@@ -60,7 +61,8 @@ def cmd_sweep(args):
         from .multirun import multirun
 
         return multirun(overrides, config_dir, log=lambda m: print(m, file=sys.stderr))
-    run_sweep(compose_capture(overrides, config_dir), log=lambda m: print(m, file=sys.stderr))
+    command = "python -m capture sweep " + shlex.join(args)
+    run_sweep(compose_capture(overrides, config_dir), log=lambda m: print(m, file=sys.stderr), command=command)
     return 0
 
 
@@ -141,9 +143,11 @@ def cmd_params(args):
 def cmd_verify(args):
     from ampcap.dataset import dataset_summary, read_manifest, verify
 
+    from .sweep import design_errors
+
     if len(args) != 1:
         raise AmpcapError("verify: give exactly one dataset directory")
-    problems = verify(Path(args[0]))
+    problems = verify(Path(args[0]), design_check=design_errors)
     if problems:
         for p in problems:
             print(f"  - {p}")
@@ -191,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     cmd = COMMANDS.get(argv[0])
     if cmd is None:
-        print(f"error: unknown command '{argv[0]}' (commands: {', '.join(COMMANDS)})", file=sys.stderr)
+        print(f"error: {unknown_command(argv[0], COMMANDS)}", file=sys.stderr)
         return 2
+    if any(a in ("-h", "--help") for a in argv[1:]):
+        print(USAGE)
+        return 0
     return guarded(cmd, argv[1:])

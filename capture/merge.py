@@ -6,17 +6,19 @@ import os
 import shutil
 from pathlib import Path
 
-from ampcap.dataset import output_level, read_manifest, verify, write_manifest
+from ampcap.dataset import labels_sha256, output_level, read_manifest, verify, write_manifest
 from ampcap.dirlock import dir_lock
 from ampcap.errors import DatasetError
 from ampcap.files import sha256_of
+
+from .sweep import design_errors
 
 
 def merge(shard_dirs: list[Path], out: Path) -> dict:
     """Join shard datasets (from `sweep.shard=i/n`) into one dataset identical to a one-machine capture."""
     manifests = []
     for d in shard_dirs:
-        problems = verify(d)
+        problems = verify(d, design_check=design_errors)
         if problems:
             raise DatasetError(f"shard {d}: {problems[0]}; check it with python -m capture verify {d} and recapture "
                                "that shard (sweep.shard=i/n, same out=)")
@@ -60,6 +62,8 @@ def _write_merged(manifests: list, first: dict, total: int, by_index: dict, out:
         merged["output_level"] = output_level(settings)
     merged["sweep"] = {**first["sweep"], "shard": None}
     merged["checks"] = {**first["checks"], "shards": [str(d) for d, _ in manifests]}
+    if "labels_sha256" in first:  # format 3: the whole design's labels, not the first shard's
+        merged["labels_sha256"] = labels_sha256(merged)
     write_manifest(out, merged)
     return merged
 

@@ -3,7 +3,6 @@ and write the dataset. Side effects live here and in the CLI; DSP and design are
 from __future__ import annotations
 
 import contextlib
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,11 +10,12 @@ from ampcap import dataset as ds
 from ampcap.config import changed_keys, to_dict, validate
 from ampcap.dirlock import LOCK, dir_lock
 from ampcap.errors import CaptureFailed, ConfigError, DatasetError
-from ampcap.files import sha256_json, sha256_of
-from ampcap.wav import write_wav
+from ampcap.files import atomic_write_bytes, sha256_bytes, sha256_json, sha256_of
+from ampcap.wav import wav_bytes
 
 from .config import CaptureConfig
 from .host import Amp, DescribedAmp, PluginAmp, describe, make_amp
+from .outdir import check_out_location, clear_capture, refuse_foreign
 from .pool import auto_timeout, capture_pending, clear_partial_files, run_checks
 from .report import write_dataset_report
 from .sweep import design_identity, parse_shard, plan
@@ -32,7 +32,8 @@ def make_signal(sig: dict, sr: int) -> Signal:
     from .signals import builtin_signal, file_signal  # scipy.signal: ~1 s to import, not needed by plugin workers
 
     if sig["kind"] == "builtin":
-        return builtin_signal(sr, sig["duration_s"], sig["seed"], sig["val_fraction"], sig["test_fraction"], sig["peak"])
+        return builtin_signal(sr, sig["duration_s"], sig["seed"], sig["val_fraction"], sig["test_fraction"], sig["peak"],
+                              sig["min_duration_s"])
     if sig["kind"] == "file":
         if not sig.get("path"):
             raise ConfigError("signal.path: give the DI file, e.g. signal.path=/path/to/di.wav")
@@ -79,6 +80,10 @@ def prepare(cfg_in) -> tuple[dict, Amp, list[dict], Signal]:
         raise ConfigError(f"timeout_s: {cfg['timeout_s']:g} must be positive (seconds per setting), or null for automatic")
     if cfg["plugin"]["reload_per_setting"] not in ("auto", "always", "never"):
         raise ConfigError(f"plugin.reload_per_setting: '{cfg['plugin']['reload_per_setting']}' is not one of auto, always, never")
+    check_out_location(dataset_dir(cfg))
+    if cfg["plugin"]["kind"] == "builtin" and cfg["plugin"]["knobs"]:
+        raise ConfigError(f"plugin.knobs: the embedded amp (kind: builtin) has its own knobs, so the config's knobs: entries "
+                          f"({', '.join(cfg['plugin']['knobs'])}) would be ignored; remove them (a knob map is for kind: external)")
     amp = load_amp(cfg["plugin"])
     cfg["plugin"]["sample_rate"] = amp.sample_rate
     settings = plan(amp.knobs, cfg["sweep"])
@@ -95,7 +100,8 @@ def dataset_dir(cfg: dict) -> Path:
 
 
 def open_dataset(root: Path, key_cfg: dict, overwrite: bool) -> dict | None:
-    """Existing manifest of the same capture (resume), None for a fresh start; refuse other captures."""
+    """Existing manifest of the same capture (resume), None for a fresh start; refuse other captures,
+    and folders holding files no capture wrote (overwrite=true never removes a user's file)."""
     if not root.exists() or not any(p.name != LOCK for p in root.iterdir()):
         return None
     try:
@@ -104,22 +110,20 @@ def open_dataset(root: Path, key_cfg: dict, overwrite: bool) -> dict | None:
         old = None
     if old is not None and old.get("config_sha256") == config_sha(key_cfg):
         return old
+    refuse_foreign(root, overwrite)  # a folder holding a user's files: named, and never suggested for overwrite=true
+    if old is None:
+        return None  # only temp files of a capture killed before its manifest: start afresh
     if not overwrite:
-        if old is None:
-            raise DatasetError(f"out={root}: directory exists and is not a dataset of this capture; pick another out=... or pass overwrite=true")
         changed = changed_keys(old.get("config"), key_cfg)
         raise DatasetError(f"out={root}: holds a capture with a different config (changed: {', '.join(changed[:4]) or 'plugin or signal'}); "
                            "pass overwrite=true to replace it or choose out=...")
-    for name in (ds.MANIFEST, ds.INPUT):
-        (root / name).unlink(missing_ok=True)
-    shutil.rmtree(root / "settings", ignore_errors=True)
-    shutil.rmtree(root / "shards", ignore_errors=True)
+    clear_capture(root)
     return None
 
 
 def new_manifest(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], signal: Signal, input_sha: str,
                  design_size: int) -> dict:
-    return {
+    manifest = {
         "format": ds.FORMAT, "format_version": ds.FORMAT_VERSION,
         "sample_rate": amp.sample_rate,
         "plugin": amp.identity(),
@@ -132,24 +136,29 @@ def new_manifest(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], signa
         "config": key_cfg, "config_sha256": config_sha(key_cfg),
         "complete": False, "checks": {}, "run": {},
     }
+    manifest["labels_sha256"] = ds.labels_sha256(manifest)
+    return manifest
 
 
-def run_sweep(cfg_in, log=print) -> Path:
-    """Capture (or resume) the dataset the config describes; one capture process per directory."""
+def run_sweep(cfg_in, log=print, command: str | None = None) -> Path:
+    """Capture (or resume) the dataset the config describes; one capture process per directory.
+    `command`: the command line that runs it, recorded in the manifest for resuming."""
     cfg, amp, settings, signal = prepare(cfg_in)
     root = dataset_dir(cfg)
     with dir_lock(root, f"out={root}: another capture is writing to this directory ({{holder}}); wait for it "
                            "to finish or stop it, or choose another out=..."):
-        return _sweep(cfg, amp, settings, signal, root, log)
+        return _sweep(cfg, amp, settings, signal, root, log, command)
 
 
-def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path, log) -> Path:
+def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path, log, command: str | None = None) -> Path:
     key_cfg = capture_config(cfg, amp, signal)
     design_size = len(settings)
     shard = parse_shard(cfg["sweep"].get("shard"))
     if shard:
         settings = [s for s in settings if s["index"] % shard[1] == shard[0]]
     manifest = start_or_resume(cfg, key_cfg, amp, settings, signal, root, design_size, log)
+    if command:
+        manifest["command"] = command
     entries = {s["index"]: s for s in manifest["settings"]}
     pending = [s for s in manifest["settings"]
                if not (s["status"] == "done" and (root / s["file"]).exists() and sha256_of(root / s["file"]) == s["sha256"])]
@@ -182,18 +191,33 @@ def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path
 
 def start_or_resume(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path,
                     design_size: int, log) -> dict:
-    """The manifest to capture into: the existing one of the same capture (resumed), or a new one
-    written with the DI first."""
+    """The manifest to capture into: the existing one of the same capture (resumed, its labels checked
+    against the design), or a new one; the manifest is written before the DI, which is (re)written
+    whenever it is missing or changed."""
     manifest = open_dataset(root, key_cfg, cfg["overwrite"])
-    if manifest is None:
-        input_sha = write_wav(root / ds.INPUT, signal.audio, amp.sample_rate)
-        manifest = new_manifest(cfg, key_cfg, amp, settings, signal, input_sha, design_size)
+    data = wav_bytes(signal.audio, amp.sample_rate)
+    if manifest is None:  # the manifest first: a kill before the DI is written leaves a capture that resumes
+        manifest = new_manifest(cfg, key_cfg, amp, settings, signal, sha256_bytes(data), design_size)
         ds.write_manifest(root, manifest)
     else:
+        check_labels(root, manifest, settings)
         n_failed = sum(s["status"] == "failed" for s in manifest["settings"])
         log(f"resuming {root}: {sum(s['status'] == 'done' for s in manifest['settings'])} of {len(settings)} settings already captured"
             + (f", retrying {n_failed} that failed before" if n_failed else ""))
+    if not (root / ds.INPUT).exists() or sha256_of(root / ds.INPUT) != manifest["signal"]["sha256"]:
+        atomic_write_bytes(root / ds.INPUT, data)
     return manifest
+
+
+def check_labels(root: Path, manifest: dict, settings: list[dict]) -> None:
+    """Refuse to resume into a manifest whose settings' labels differ from the design's (edited by hand)."""
+    want = {s["index"]: (s["split"], s["knobs"]) for s in settings}
+    got = {s["index"]: (s["split"], s["knobs"]) for s in manifest["settings"]}
+    changed = [i for i in sorted(set(want) | set(got)) if want.get(i) != got.get(i)]
+    if changed or manifest.get("labels_sha256", ds.labels_sha256(manifest)) != ds.labels_sha256(manifest):
+        where = f"setting {changed[0]:05d}'s" if changed else "the settings'"
+        raise DatasetError(f"out={root}: {where} labels in {ds.MANIFEST} differ from the design (edited after capture?); "
+                           "recapture it with overwrite=true, or choose another out=...")
 
 
 def finish_sweep(root: Path, manifest: dict, seconds: float, log) -> Path:

@@ -184,9 +184,12 @@ def region_bounds(n: int, val_fraction: float, test_fraction: float) -> dict:
 
 
 def builtin_signal(sr: int, duration_s: float, seed: int, val_fraction: float, test_fraction: float,
-                   peak: float = 0.8) -> Signal:
+                   peak: float = 0.8, min_duration_s: float = 0.0) -> Signal:
     """Generated DI: each region is generated with its own seed, so test audio is new material."""
     check_fractions(val_fraction, test_fraction)
+    if not duration_s >= min_duration_s or not np.isfinite(duration_s) or duration_s <= 0:
+        raise SignalError(f"signal.duration_s: {duration_s:g} s is too short (need at least {max(min_duration_s, 0):g} s: the DI "
+                          "is split into training, validation and test audio)")
     bounds = region_bounds(int(round(duration_s * sr)), val_fraction, test_fraction)
     parts, sections = [], []
     for i, name in enumerate(REGIONS):
@@ -207,6 +210,10 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
         raise SignalError(f"signal.val_fraction: {val_fraction} (+ test {test_fraction}) leaves too little training audio")
 
 
+SILENT_PEAK = 1e-4   # a DI (or a region of it) peaking below this (-80 dBFS) holds no playing
+REGION_WORDS = {"train": "training", "val": "validation", "test": "test"}
+
+
 def check_di(audio: np.ndarray, sr: int, where: str, min_duration_s: float = 5.0) -> None:
     """Reject DI audio that would produce a bad dataset: empty, NaN/Inf, too short, silent, above full
     scale or clipped (flat tops: more than 3 pairs of neighbouring samples at |x| >= 0.999). One line
@@ -218,7 +225,7 @@ def check_di(audio: np.ndarray, sr: int, where: str, min_duration_s: float = 5.0
     if len(audio) < min_duration_s * sr:
         raise SignalError(f"{where}: {len(audio) / sr:.2f} s is too short (need at least {min_duration_s:g} s); record a longer DI")
     peak = float(np.max(np.abs(audio)))
-    if peak < 1e-4:
+    if peak < SILENT_PEAK:
         raise SignalError(f"{where}: the audio is silent (peak {peak:.2g}); check the recording (guitar plugged in, input level up)")
     if peak > 1.0:
         raise SignalError(f"{where}: peak {peak:.3f} exceeds full scale; normalise it below 1.0")
@@ -226,6 +233,17 @@ def check_di(audio: np.ndarray, sr: int, where: str, min_duration_s: float = 5.0
     runs = np.count_nonzero(full[1:] & full[:-1])
     if runs > 3:
         raise SignalError(f"{where}: looks clipped ({int(full.sum())} samples at full scale); re-record with lower input gain")
+
+
+def check_regions(audio: np.ndarray, sr: int, bounds: dict, where: str) -> None:
+    """Refuse a DI whose training, validation or test region is silent: a model would be measured (or
+    trained) on nothing there."""
+    for name, (a, b) in bounds.items():
+        peak = float(np.max(np.abs(audio[a:b]))) if b > a else 0.0
+        if peak < SILENT_PEAK:
+            frac = {"train": "", "val": " (signal.val_fraction)", "test": " (signal.test_fraction)"}[name]
+            raise SignalError(f"{where}: the {REGION_WORDS[name]} region{frac}, {a / sr:.1f}-{b / sr:.1f} s, is silent "
+                              f"(peak {peak:.2g}); play through the whole recording, or trim the silence off its end")
 
 
 def file_signal(path: str, sr: int, val_fraction: float, test_fraction: float, min_duration_s: float = 5.0) -> Signal:
@@ -258,5 +276,7 @@ def file_signal(path: str, sr: int, val_fraction: float, test_fraction: float, m
     if len(audio) < info.frames:
         raise SignalError(f"{where}: the file is truncated ({len(audio)} of {info.frames} frames readable); copy or export it again")
     check_di(audio, sr, where, min_duration_s)
-    return Signal(audio.astype(np.float32), sr, region_bounds(len(audio), val_fraction, test_fraction), [],
+    bounds = region_bounds(len(audio), val_fraction, test_fraction)
+    check_regions(audio, sr, bounds, where)
+    return Signal(audio.astype(np.float32), sr, bounds, [],
                   {"kind": "file", "path": str(path), "val_fraction": float(val_fraction), "test_fraction": float(test_fraction)})

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ampcap.errors import ConfigError
-from ampcap.knobs import KnobSet
+from ampcap.knobs import Knob, KnobSet
 
 DESIGNS = ("grid", "random", "sobol", "lhs", "oat", "line", "single")
 
@@ -54,6 +54,10 @@ def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
     for n in vary:
         if n not in knobs.names:
             raise ConfigError(f"sweep.vary: unknown knob '{n}' (knobs: {', '.join(knobs.names)})")
+    both = [n for n in (cfg.get("fixed") or {}) if n in vary or (design == "line" and n == cfg.get("knob"))]
+    if both:
+        raise ConfigError(f"sweep.fixed.{both[0]}: the design also varies {both[0]} (sweep.vary / sweep.knob), so the fixed "
+                          f"value would be ignored; fix it or vary it, not both")
     if cfg.get("edges") and design not in ("random", "sobol", "lhs"):
         raise ConfigError(f"sweep.edges: applies to the random, sobol and lhs designs, not '{design}' (set it to 0)")
     if design == "single":  # one setting (knob defaults + fixed), no held-out: a snapshot capture
@@ -66,6 +70,10 @@ def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
     seen = {_key(s) for s in train}
     held = [s for s in _dedupe(held) if _key(s) not in seen]
     disc = [n for n in vary if knobs[n].discrete]
+    if design != "single" and len(held) < 2:
+        raise ConfigError(f"sweep.n_heldout: the {design} design gives {len(held)} held-out setting(s), but validation and "
+                          "test need one each: held-out accuracy could not be measured; set sweep.n_heldout=2 or more "
+                          "(sweep=single captures one setting with none)")
     out = [{"split": "train", "knobs": s} for s in train]
     out += [{"split": split, "knobs": s} for split, s in zip(heldout_splits(held, disc), held)]
     for i, s in enumerate(out):
@@ -206,3 +214,45 @@ def parse_shard(shard) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise ConfigError(f"sweep.shard: '{shard}' needs 0 <= i < n")
     return i, n
+
+
+def design_errors(m: dict) -> list[str]:
+    """Where a dataset's settings leave its recorded design (manifest `sweep`, `knobs`): a knob the
+    design does not vary away from its fixed value or default, a held-out setting among the training
+    ones, val/test labels that differ from the design's alternation, a count that differs from the
+    design's size. (The knob values themselves are not replanned: scipy's quasi-random streams may
+    change between versions; format 3's labels checksum covers them.)"""
+    sweep = m["sweep"]
+    knobs = KnobSet([Knob.from_json(k) for k in m["knobs"]])
+    try:
+        fixed = knobs.complete(dict(sweep.get("fixed") or {}), where="sweep.fixed: ")
+    except ConfigError as e:
+        return [f"manifest.sweep: {e}"]
+    design = sweep.get("design")
+    vary = {"single": [], "line": [sweep.get("knob")]}.get(design) or list(sweep.get("vary") or
+                                                                           [n for n in knobs.names if n not in (sweep.get("fixed") or {})])
+    settings = sorted(m["settings"], key=lambda s: s["index"])
+    errs = []
+    for s in settings:
+        off = [n for n in knobs.names if n not in vary and n in s["knobs"] and s["knobs"][n] != fixed[n]]
+        if off:
+            errs.append(f"setting {s['id']}: knobs.{off[0]}={s['knobs'][off[0]]!r} is outside the design (sweep "
+                        f"'{sweep.get('name')}' keeps {off[0]} at {fixed[off[0]]!r})")
+    train = [s["index"] for s in settings if s["split"] == "train"]
+    held = [s for s in settings if s["split"] != "train"]
+    misplaced = [s for s in held if train and s["index"] < max(train)]
+    if misplaced:
+        last = next(s for s in settings if s["index"] == max(train))
+        errs.append(f"setting {last['id']}: marked train, but the design lists its training settings first and "
+                    f"{misplaced[0]['id']} before it is {misplaced[0]['split']}: a split was changed after capture")
+    elif held and not parse_shard(sweep.get("shard")):
+        disc = [n for n in vary if n in knobs.names and knobs[n].discrete]
+        want = heldout_splits([s["knobs"] for s in held], disc)
+        wrong = [(s, w) for s, w in zip(held, want) if s["split"] != w]
+        if wrong:
+            errs.append(f"setting {wrong[0][0]['id']}: split '{wrong[0][0]['split']}' differs from the design's "
+                        f"'{wrong[0][1]}': its split was changed after capture")
+    size = sweep.get("design_size")
+    if isinstance(size, int) and not parse_shard(sweep.get("shard")) and len(settings) != size:
+        errs.append(f"manifest: {len(settings)} settings, but the design has {size}: settings were added or removed")
+    return errs

@@ -69,6 +69,56 @@ ROWS = [
     Row("out-busy", "another capture is writing `out=` (another process holds its lock)",
         CAP, ["busy_out"],
         ["out=out: another capture is writing to this directory (pid ", "wait for it to finish"], 2, "out/manifest.json"),
+    # capture sweep: the output folder (overwrite=true never removes a user's file)
+    Row("out-not-a-dataset-overwrite", "`overwrite=true` in a folder that is not a dataset (a user's files there)",
+        ["capture", "sweep", "sweep=tiny", "progress=false", "out=.", "overwrite=true"], ["user_files"],
+        ["out=.: holds files no capture wrote (settings/keep.txt)", "so nothing was removed", "choose another out="], 2,
+        "manifest.json"),
+    Row("out-not-a-dataset", "a folder that is not a dataset (the error does not suggest `overwrite=true`)",
+        ["capture", "sweep", "sweep=tiny", "progress=false", "out=."], ["user_files"],
+        ["out=.: holds files no capture wrote (settings/keep.txt)", "choose another out="], 2, "manifest.json"),
+    Row("out-dataset-with-user-file", "`overwrite=true` on a dataset folder holding a user's file too",
+        CAP + ["signal.duration_s=7", "overwrite=true"], ["dataset_out_with_user_file"],
+        ["out=out: holds files no capture wrote (settings/keep.txt)", "so nothing was removed"], 2, "out/shards"),
+    Row("out-is-a-file", "`out=` an existing file",
+        ["capture", "sweep", "sweep=tiny", "progress=false", "out=notes.txt"], ["notes.txt"],
+        ["out=notes.txt: is a file, not a folder"], 2, "notes.txt/manifest.json"),
+    Row("out-unwritable", "`out=` where no folder can be made (/proc)",
+        ["capture", "sweep", "sweep=tiny", "progress=false", "out=/proc/ampcap_ds"], [],
+        ["out=/proc/ampcap_ds: cannot write there", "choose an output location you can write to"], 4, "out"),
+    # capture sweep: degenerate designs and signals
+    Row("signal-too-short", "generated signal of 0.1 s",
+        CAP + ["signal.duration_s=0.1"], [],
+        ["signal.duration_s: 0.1 s is too short (need at least 5 s"], 2, "out"),
+    Row("signal-zero", "generated signal of 0 s",
+        CAP + ["signal.duration_s=0"], [],
+        ["signal.duration_s: 0 s is too short"], 2, "out"),
+    Row("signal-negative", "generated signal of -1 s",
+        CAP + ["signal.duration_s=-1"], [],
+        ["signal.duration_s: -1 s is too short"], 2, "out"),
+    Row("no-heldout", "no held-out settings (`sweep.n_heldout=0`)",
+        CAP + ["sweep.n_heldout=0"], [],
+        ["sweep.n_heldout: the sobol design gives 0 held-out setting(s)", "set sweep.n_heldout=2 or more"], 2, "out"),
+    Row("grid-no-heldout", "a grid with no held-out settings",
+        CAP + ["sweep=grid", "sweep.n_heldout=0"], [],
+        ["sweep.n_heldout: the grid design gives 0 held-out setting(s)"], 2, "out"),
+    Row("fixed-and-varied", "a knob both varied and fixed (`sweep.vary=[gain] +sweep.fixed.gain=3`)",
+        CAP + ["sweep.vary=[gain]", "+sweep.fixed.gain=3"], [],
+        ["sweep.fixed.gain: the design also varies gain", "fix it or vary it, not both"], 2, "out"),
+    Row("builtin-with-knob-map", "`knobs:` entries in a `kind: builtin` plugin config",
+        ["capture", "sweep", "--config-dir", "my", "plugin=mybuiltin", "sweep=tiny", "progress=false", "out=out"],
+        ["my/plugin/mybuiltin.yaml"],
+        ["plugin.knobs: the embedded amp (kind: builtin) has its own knobs", "(gain) would be ignored"], 2, "out"),
+    Row("plugin-yaml-typo", "a typo in a user's plugin YAML",
+        ["capture", "sweep", "--config-dir", "my", "plugin=typo", "sweep=tiny", "progress=false", "out=out"],
+        ["my/plugin/typo.yaml"],
+        ["plugin/typo.yaml: unknown key 'knobz' (plugin.knobz); did you mean knobs?"], 2, "out"),
+    Row("map-key-without-plus", "a new key of a map without `+` (`sweep.fixed.gain=3`)",
+        CAP + ["sweep.fixed.gain=3"], [],
+        ["config key 'sweep.fixed.gain'", "add a key to it with a +, as +sweep.fixed.gain=3"], 2, "out"),
+    Row("override-grammar", "an argument Hydra's grammar cannot read, even quoted",
+        CAP + ["signal path=x.wav"], [],
+        ["argument 'signal path=x.wav': not a key=value override Hydra can read"], 2, "out"),
     # capture params --write-config
     Row("write-config-exists", "config file already there",
         ["capture", "params", "plugin.path=Amp.vst3", "--write-config", "amp.yaml"], ["amp.yaml"],
@@ -107,10 +157,27 @@ ROWS = [
     Row("di-too-short", "DI too short (2 s)",
         CAP + ["signal=file", "signal.path=di_short.wav"], ["di_short.wav"],
         ["2.00 s is too short (need at least 5 s)", "record a longer DI"], 2, "out"),
+    Row("di-test-region-silent", "DI whose test region (its last 20 %) is silence",
+        CAP + ["signal=file", "signal.path=di_silent_end.wav"], ["di_silent_end.wav"],
+        ["the test region (signal.test_fraction), 8.0-10.0 s, is silent", "trim the silence"], 2, "out"),
     # capture verify / merge: a dataset changed after capture
     Row("verify-tampered-manifest", "tampered manifest (a knob value changed)",
         ["capture", "verify", "ds"], ["dataset_tampered"],
         ["setting 00000: knob gain=42.0 is outside 0.0..10.0"], 2, "out"),
+    Row("verify-knob-label-edited", "a setting's `knobs.bass` edited in the manifest",
+        ["capture", "verify", "ds"], ["dataset_bass_edited"],
+        ["setting 00001: knobs.bass=3.0 disagrees with knobs_normalized.bass", "the labels were changed after capture"], 2,
+        "out"),
+    Row("verify-labels-edited-consistently", "a knob value and its normalised value both edited",
+        ["capture", "verify", "ds"], ["dataset_labels_edited"],
+        ["labels_sha256 mismatch"], 2, "out"),
+    Row("verify-split-edited", "the only test setting moved to `train`",
+        ["capture", "verify", "ds"], ["dataset_split_edited"],
+        ["manifest: no test settings"], 2, "out"),
+    Row("verify-interrupted", "an interrupted capture (4 settings pending): one line, not one per setting",
+        ["capture", "verify", "ds"], ["dataset_interrupted"],
+        ["ds: manifest: capture is not complete: 4 of 6 settings not captured yet; resume it with python -m capture sweep"],
+        2, "out"),
     Row("merge-tampered-shard", "tampered shard",
         ["capture", "merge", "merged", "ds"], ["dataset_tampered"],
         ["shard ds: setting 00000: knob gain=42.0 is outside 0.0..10.0"], 2, "merged"),
@@ -141,6 +208,12 @@ ROWS = [
         ["run_gain_only"],
         ["dataset knobs (gain, bass, mid, treble, presence, master, channel) do not match the model's (gain)",
       "train a new run for this dataset"], 2, "outputs"),
+    Row("train-no-args", "`python -m amptrain` with no arguments (the default takes hours)",
+        ["amptrain"], [],
+        ["nothing was run: give an experiment", "+experiment=gain_sweep"], 2, "outputs"),
+    Row("train-unknown-command", "a command typo (`amptrain knob`)",
+        ["amptrain", "knob", "run=run"], [],
+        ["unknown command 'knob'; did you mean knobs?"], 2, "outputs"),
     # sample: the model, its knobs, the output path, the DI
     Row("sample-knob-unknown", "knob the model lacks",
         SAMPLE + [GOOD, "knobs.drive=3"], ["model", "di.wav"],
@@ -160,6 +233,18 @@ ROWS = [
     Row("sample-output-dir-missing", "output in a missing directory",
         ["amptrain", "sample", "run=run", GOOD, "output=nodir/out.wav"], ["model", "di.wav"],
         ["output: the directory nodir does not exist (create it first)"], 2, "nodir"),
+    Row("sample-output-is-input", "output is the input DI (`input=di.wav output=di.wav`)",
+        ["amptrain", "sample", "run=run", GOOD, "output=di.wav", "knobs.gain=6", "progress=false"], ["model", "di.wav"],
+        ["output: di.wav is the input file di.wav", "give another output="], 2, "out.wav"),
+    Row("sample-output-is-input-by-link", "output is the input through a link and another spelling",
+        ["amptrain", "sample", "run=run", GOOD, "output=sub/../link.wav", "progress=false"], ["model", "di.wav", "di_link"],
+        ["output: sub/../link.wav is the input file di.wav"], 2, "out.wav"),
+    Row("sample-output-exists", "output is a user's existing file",
+        SAMPLE[:3] + [GOOD, "output=mine.wav", "progress=false"], ["model", "di.wav", "mine.wav"],
+        ["output: mine.wav already exists and was not written by ampcap", "pass overwrite=true"], 2, "out.wav"),
+    Row("sample-output-unwritable", "output where nothing can be written (/proc), refused before the render",
+        ["amptrain", "sample", "run=run", GOOD, "output=/proc/ampcap_o.wav", "progress=false"], ["model", "di.wav"],
+        ["output: cannot write into /proc", "choose an output location you can write to"], 4, "out.wav"),
     Row("sample-di-missing", "DI missing",
         SAMPLE + ["input=no_such_di.wav"], ["model"],
         ["input: no_such_di.wav: no such file", "check the path"], 2, "out.wav"),
@@ -186,6 +271,12 @@ ROWS = [
     Row("export-output-dir-missing", "output in a missing directory",
         EXPORT + ["format=nam", "output=nodir/amp.nam"], ["model"],
         ["output: the directory nodir does not exist (create it first)"], 2, "nodir"),
+    Row("export-output-exists", "output is a user's existing file",
+        EXPORT + ["format=nam", "output=mine.nam"], ["model", "mine.nam"],
+        ["output: mine.nam already exists and was not written by ampcap", "pass overwrite=true"], 2, "run/export"),
+    Row("export-output-is-model", "output is the model file itself",
+        EXPORT + ["format=keras", "output=run/model.keras", "overwrite=true"], ["model"],
+        ["output: run/model.keras is the input file"], 2, "run/export"),
     Row("export-knob-out-of-range", "knob out of range",
         EXPORT + ["format=nam", "knobs.gain=11"], ["model"],
         ["knob 'gain': 11 is outside its range 0..10"], 2, "run/export"),
@@ -199,7 +290,7 @@ XFAIL: dict = {}
 
 # Rows also run as a new interpreter (`python -m ...`): at least one of each entry point and command.
 SUBPROCESS = {"knob-out-of-range", "verify-tampered-manifest", "experiment-unknown", "sample-knob-unknown",
-              "export-format-unknown"}
+              "export-format-unknown", "out-not-a-dataset-overwrite", "sample-output-is-input", "train-no-args"}
 
 
 # --- files a row prepares in its own directory ----------------------------------------------------
@@ -247,6 +338,61 @@ def model_bad_weights(d: Path, fx):
         for name in src.namelist():
             b = src.read(name)
             z.writestr(name, b[: len(b) // 3] if name == "model.weights.h5" else b)
+
+
+def edited_dataset(d: Path, fx, edit):
+    shutil.copytree(fx["dataset"], d / "ds")
+    m = json.loads((d / "ds" / "manifest.json").read_text())
+    edit(m)
+    (d / "ds" / "manifest.json").write_text(json.dumps(m))
+
+
+def edit_bass(m, normalised=False):
+    s = m["settings"][1]
+    s["knobs"]["bass"] = 3.0
+    if normalised:
+        s["knobs_normalized"]["bass"] = 0.3
+
+
+def move_test_to_train(m):
+    for s in m["settings"]:
+        if s["split"] == "test":
+            s["split"] = "train"
+
+
+def interrupt(m):
+    for s in m["settings"][2:]:
+        s["status"] = "pending"
+        for k in ("file", "sha256", "peak", "rms", "latency", "warnings"):
+            s.pop(k, None)
+    m["complete"] = False
+
+
+def user_files(d: Path, fx):
+    (d / "settings").mkdir()
+    (d / "settings" / "keep.txt").write_text("the user's own notes\n")
+
+
+def dataset_out_with_user_file(d: Path, fx):
+    """A capture's folder (out/) into which the user put a file of their own."""
+    shutil.copytree(fx["dataset"], d / "out")
+    (d / "out" / "settings" / "keep.txt").write_text("the user's own notes\n")
+
+
+def di_link(d: Path, fx):
+    (d / "sub").mkdir()
+    (d / "link.wav").symlink_to("di.wav")
+
+
+def plugin_yaml(d: Path, name: str, text: str):
+    (d / "my" / "plugin").mkdir(parents=True, exist_ok=True)
+    (d / "my" / "plugin" / f"{name}.yaml").write_text(text)
+
+
+def silent_end_di(path):
+    x = di(10.0)
+    x[8 * SR:] = 0.0
+    wav(path, x)
 
 
 def failed_dataset(d: Path, fx, which=lambda s: s["index"] == 2):
@@ -323,6 +469,19 @@ PREPARE = {
     "busy_out": lambda d, fx: hold_lock(d / "out"),
     "busy_run": busy_run,
     "amp.yaml": lambda d, fx: (d / "amp.yaml").write_text("name: amp\n"),
+    "user_files": user_files,
+    "dataset_out_with_user_file": dataset_out_with_user_file,
+    "dataset_bass_edited": lambda d, fx: edited_dataset(d, fx, edit_bass),
+    "dataset_labels_edited": lambda d, fx: edited_dataset(d, fx, lambda m: edit_bass(m, normalised=True)),
+    "dataset_split_edited": lambda d, fx: edited_dataset(d, fx, move_test_to_train),
+    "dataset_interrupted": lambda d, fx: edited_dataset(d, fx, interrupt),
+    "di_silent_end.wav": lambda d, fx: silent_end_di(d / "di_silent_end.wav"),
+    "di_link": di_link,
+    "mine.wav": lambda d, fx: wav(d / "mine.wav", di(1.0)),
+    "mine.nam": lambda d, fx: (d / "mine.nam").write_text('{"version": "0.5.0", "architecture": "LSTM"}'),
+    "my/plugin/mybuiltin.yaml": lambda d, fx: plugin_yaml(d, "mybuiltin", "name: mybuiltin\nkind: builtin\n"
+                                                          "knobs:\n  gain: {min: 5, max: 1}\n"),
+    "my/plugin/typo.yaml": lambda d, fx: plugin_yaml(d, "typo", "name: typo\nkind: external\npath: x.vst3\nknobz: {}\n"),
 }
 
 
@@ -358,7 +517,7 @@ def test_rows_cover_the_matrix():
     assert SUBPROCESS <= set(ids)
 
     def command(r):
-        return " ".join(r.argv[:2]) if r.argv[0] == "capture" or r.argv[1] in ("sample", "export") else "amptrain"
+        return " ".join(r.argv[:2]) if r.argv[0] == "capture" or r.argv[1:2] in (["sample"], ["export"]) else "amptrain"
 
     assert {command(r) for r in ROWS} == {"capture sweep", "capture params", "capture verify", "capture merge",
                                           "amptrain", "amptrain sample", "amptrain export"}

@@ -48,7 +48,7 @@ def settings_hashes(root):
 
 def test_sweep_writes_a_verified_dataset(small_dataset):
     m = read_manifest(small_dataset)
-    assert m["complete"] and m["format_version"] == 2 and m["sample_rate"] == 48000
+    assert m["complete"] and m["format_version"] == 3 and m["sample_rate"] == 48000
     assert [s["split"] for s in m["settings"]].count("train") == 4
     assert {s["split"] for s in m["settings"]} == {"train", "val", "test"}
     assert m["checks"]["deterministic"] and m["checks"]["fresh_equals_reused"]
@@ -438,7 +438,7 @@ def test_output_above_full_scale_is_kept_exactly_noted_once_and_old_datasets_sti
                 "plugin.name=builtin")
     assert p.returncode == 0, p.stderr
     m = read_manifest(out)
-    assert m["format_version"] == 2 and all(not s["warnings"] for s in m["settings"])
+    assert m["format_version"] == 3 and all(not s["warnings"] for s in m["settings"])
     assert "clipping" not in p.stderr
     notes = [l for l in p.stderr.splitlines() if l.startswith("note: ")]
     lvl = m["output_level"]
@@ -458,6 +458,7 @@ def test_output_above_full_scale_is_kept_exactly_noted_once_and_old_datasets_sti
     m1 = read_manifest(old)
     m1["format_version"] = 1
     m1.pop("output_level", None)
+    m1.pop("labels_sha256", None)
     (old / "manifest.json").write_text(json.dumps(m1))
     assert verify(old) == []
     assert run_cli("capture", "verify", old).returncode == 0
@@ -477,3 +478,91 @@ def test_params_table_fits_100_columns_and_all_shows_every_choice():
     row = next(l for l in full.stdout.splitlines() if l.startswith("cabinet_model_selection"))
     assert all(c in row for c in [f"Cabinet {i:02d}: 4x12 Vintage Greenback, SM57 off-axis" for i in range(25)])
     assert "shortened" not in full.stderr
+
+
+def test_overwrite_replaces_a_capture_and_only_its_files(tmp_path, small_dataset):
+    """overwrite=true on a dataset of another config replaces the capture's own files; the lock, a
+    killed writer's temp files and the report go too, and nothing else is touched outside out=."""
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    (out / "settings" / ".00001.wav.dead.tmp").write_bytes(b"half")  # a killed writer's temp file
+    (tmp_path / "beside.txt").write_text("mine")
+    p = capture(f"out={out}", "signal.duration_s=7", "overwrite=true")
+    assert p.returncode == 0, p.stderr
+    m = read_manifest(out)
+    assert m["signal"]["num_samples"] == 7 * 48000 and verify(out) == []
+    assert not (out / "settings" / ".00001.wav.dead.tmp").exists()
+    assert (tmp_path / "beside.txt").read_text() == "mine"
+
+
+def test_verify_of_an_interrupted_capture_is_one_line_with_the_resume_command(tmp_path, small_dataset):
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    m = read_manifest(out)
+    for s in m["settings"][2:]:
+        s.update(status="pending")
+        for k in ("file", "sha256", "peak", "rms", "latency", "warnings"):
+            s.pop(k, None)
+    m["complete"] = False
+    m["command"] = "python -m capture sweep sweep=tiny out=ds"
+    (out / "manifest.json").write_text(json.dumps(m))
+    p = run_cli("capture", "verify", out)
+    assert p.returncode == 2
+    listed = [l for l in p.stdout.splitlines() if l.startswith("  - ")]
+    assert len(listed) == 1 and "4 of 6 settings not captured yet" in listed[0], p.stdout
+    assert "resume it with python -m capture sweep sweep=tiny out=ds" in listed[0]
+    assert len(error_lines(p)) == 1
+
+
+def test_a_new_capture_records_its_command_and_labels_checksum(tmp_path):
+    out = tmp_path / "ds"
+    p = capture(f"out={out}")
+    assert p.returncode == 0, p.stderr
+    m = read_manifest(out)
+    assert m["command"].startswith("python -m capture sweep sweep=tiny") and m["command"].endswith(f"out={out}")
+    from ampcap.dataset import labels_sha256
+
+    assert m["labels_sha256"] == labels_sha256(m)
+
+
+def test_resume_refuses_edited_labels_and_rewrites_a_missing_input(tmp_path, small_dataset):
+    """A rerun into a dataset whose labels were edited by hand is refused (it would capture the wrong
+    knobs); one whose DI file is gone (killed after the manifest, before the DI) writes it and goes on."""
+    out = tmp_path / "ds"
+    shutil.copytree(small_dataset, out)
+    m = read_manifest(out)
+    m["settings"][1]["knobs"]["bass"] = 3.0
+    m["settings"][1]["knobs_normalized"]["bass"] = 0.3
+    (out / "manifest.json").write_text(json.dumps(m))
+    p = capture(f"out={out}")
+    assert p.returncode == 2 and "setting 00001's labels in manifest.json differ from the design" in error_lines(p)[-1]
+    shutil.rmtree(out)
+    shutil.copytree(small_dataset, out)
+    (out / "input.wav").unlink()
+    p = capture(f"out={out}")
+    assert p.returncode == 0, p.stderr
+    assert verify(out) == []
+
+
+def test_di_paths_as_users_type_them_home_spaces_parentheses(tmp_path):
+    """`signal.path=~/di/x.wav` (bash leaves ~ after `=` alone) and a name with spaces and parentheses
+    (the shell's quotes are gone by the time Hydra reads it) both capture."""
+    from capture.signals import builtin_signal
+
+    home = tmp_path / "home"
+    (home / "di").mkdir(parents=True)
+    x = builtin_signal(48000, 6.0, 3, 0.1, 0.2).audio
+    sf.write(home / "di" / "My DI (take 2).wav", x, 48000, subtype="FLOAT")
+    env = {"HOME": str(home)}
+    for i, path in enumerate(["~/di/My DI (take 2).wav", str(home / "di" / "My DI (take 2).wav")]):
+        p = capture(f"out={tmp_path / f'ds{i}'}", "signal=file", f"signal.path={path}", env=env)
+        assert p.returncode == 0, p.stderr
+        assert verify(tmp_path / f"ds{i}") == []
+
+
+def test_help_after_a_command_and_command_typos():
+    p = run_cli("capture", "sweep", "--help")
+    assert p.returncode == 0 and "usage: python -m capture" in p.stdout
+    p = run_cli("capture", "sweeps", "sweep=tiny")
+    assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'sweeps'; did you mean sweep? "
+                                                    "(commands: sweep, params, verify, merge, report)"]

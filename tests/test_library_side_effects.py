@@ -27,3 +27,17 @@ def test_importing_the_packages_sets_no_umask():
 def test_loading_tensorflow_for_a_model_leaves_stderr_alone():
     p = run(NO_DUP2 + "from amptrain.tfenv import quiet_tensorflow\nquiet_tensorflow()\nprint('ok')")
     assert p.returncode == 0 and "ok" in p.stdout, p.stderr[-2000:]
+
+
+def test_loading_a_model_in_python_prints_no_cuda_error_on_a_machine_without_a_gpu(tiny_model):
+    """A Python user (not the CLI) loading a model on a machine with no NVIDIA driver sees no
+    'failed call to cuInit: CUDA error' line (TF_CPP_MIN_LOG_LEVEL defaults to 3 there)."""
+    import os
+
+    if os.path.exists("/proc/driver/nvidia/version"):
+        import pytest
+
+        pytest.skip("an NVIDIA driver is installed: TensorFlow's CUDA lines are real there")
+    p = run(f"from amptrain import AmpModel\nm = AmpModel.load({str(tiny_model)!r})\nprint('ok', m.knob_names)")
+    assert p.returncode == 0 and "ok" in p.stdout, p.stderr[-2000:]
+    assert "cuInit" not in p.stderr and "CUDA error" not in p.stderr, p.stderr[-2000:]

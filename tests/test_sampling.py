@@ -116,11 +116,22 @@ def test_knob_smoothing_removes_the_click_of_a_knob_jump(amp):
     ({"gain": [(0, 2), (1, 30)]}, "automation point 1: 30 is outside its range"),
 ])
 def test_bad_knobs_are_one_line_errors(amp, knobs, message):
+    """As the docs say, knob errors are ModelError (and ConfigError: one `except` of either catches them)."""
     from ampcap.errors import ConfigError
+    from amptrain import ModelError
 
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ModelError) as e:
         amp.render(np.zeros(100, np.float32), **knobs)
     assert message in str(e.value) and "\n" not in str(e.value)
+    assert isinstance(e.value, ConfigError)
+
+
+def test_bad_render_inputs_are_model_errors_too(amp):
+    from amptrain import ModelError
+
+    for bad in (dict(x=np.zeros((2, 100), np.float32)), dict(x=np.zeros(100, np.float32), mode="fast")):
+        with pytest.raises(ModelError):
+            amp.render(**bad)
 
 
 def test_a_fixed_knob_at_its_training_value_is_accepted(amp):
@@ -274,6 +285,34 @@ def test_sample_grid_writes_one_file_per_value_and_a_plot(run_dir, tmp_path, cap
     assert files == ["di.wav", "g_gain-1.wav", "g_gain-5.wav", "g_gain-9.wav", "g_gain.png"]
     levels = [np.sqrt(np.mean(sf.read(tmp_path / f"g_gain-{v}.wav")[0] ** 2)) for v in (1, 5, 9)]
     assert len(set(np.round(levels, 6))) == 3
+
+
+def test_sample_reruns_replace_its_own_render_but_never_a_users_file(run_dir, tmp_path, capsys):
+    """The documented rule: an existing output is replaced when ampcap wrote it (its WAV carries the
+    software tag "ampcap") or with overwrite=true; a user's file is kept, and so is the input."""
+    from ampcap.wav import wav_software
+
+    sf.write(tmp_path / "di.wav", di(1.0), SR, subtype="FLOAT")
+    args = ["sample", f"run={run_dir}", f"input={tmp_path / 'di.wav'}", "knobs.gain=3"]
+    for _ in range(2):  # the second run replaces the first one's render without being asked
+        code, lines = cli(capsys, *args, f"output={tmp_path / 'out.wav'}")
+        assert code == 0, lines
+    assert wav_software(tmp_path / "out.wav") == "ampcap"
+    sf.write(tmp_path / "take.wav", di(0.5), SR, subtype="PCM_24")  # the user's recording
+    before = (tmp_path / "take.wav").read_bytes()
+    code, lines = cli(capsys, *args, f"output={tmp_path / 'take.wav'}")
+    assert code == 2 and "already exists and was not written by ampcap" in lines[-1]
+    assert (tmp_path / "take.wav").read_bytes() == before
+    code, lines = cli(capsys, *args, f"output={tmp_path / 'take.wav'}", "overwrite=true")
+    assert code == 0 and (tmp_path / "take.wav").read_bytes() != before
+    for spelling in ("di.wav", "./x/../di.wav"):  # the input itself, even with overwrite=true
+        (tmp_path / "x").mkdir(exist_ok=True)
+        code, lines = cli(capsys, *args, f"output={tmp_path / spelling}", "overwrite=true")
+        assert code == 2 and "is the input file" in lines[-1], lines
+    # a grid reruns over its own files (WAVs and the ampcap-tagged plot)
+    for _ in range(2):
+        code, lines = cli(capsys, *args[:-1], f"output={tmp_path / 'g.wav'}", "knobs.gain=[2,4]")
+        assert code == 0, lines
 
 
 def test_sample_with_automation_from_the_shell(run_dir, amp, tmp_path, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from ampcap.errors import AmpcapError, ConfigError
+from ampcap.errors import KnobError, ModelError, ModelInputError
 from ampcap.files import atomic_path
 from ampcap.knobs import Knob
 
@@ -22,10 +22,6 @@ from .render import DEFAULT_OVERLAP, MODES, Stream, render
 
 MODEL_FILE = "model.keras"
 REGISTERED = "ampcap>AmpNet"
-
-
-class ModelError(AmpcapError):
-    """A model file or run directory is missing, damaged or not ours."""
 
 
 def model_path(path) -> Path:
@@ -132,9 +128,9 @@ class ModelInfo:
                 fixed = self.fixed_knobs[name]
                 if isinstance(v, (str, int, float)) and (v == fixed or str(v).lower() == str(fixed).lower()):
                     continue
-                raise ConfigError(f"knob '{name}' was fixed at {fixed} in the training data; this model "
+                raise KnobError(f"knob '{name}' was fixed at {fixed} in the training data; this model "
                                   f"cannot follow it (knobs: {', '.join(self.knob_names) or 'none'})")
-            raise ConfigError(f"unknown knob '{name}' (knobs: {', '.join(self.knob_names) or 'none'})")
+            raise KnobError(f"unknown knob '{name}' (knobs: {', '.join(self.knob_names) or 'none'})")
 
     def features(self, n: int, values: dict, smooth_ms: float = DEFAULT_SMOOTH_MS) -> np.ndarray:
         """Conditioning input for n samples: (C,) when every knob is fixed, else a smoothed (n, C)
@@ -179,7 +175,7 @@ class AmpModel(ModelInfo):
         x = check_audio(x)
         rate = self.check_rate(sample_rate)
         if mode not in MODES:
-            raise ConfigError(f"mode '{mode}' is not one of {', '.join(MODES)}")
+            raise ModelInputError(f"mode '{mode}' is not one of {', '.join(MODES)}")
         if rate != self.sample_rate:
             self.check_values(len(x), knobs, rate)  # per-sample tracks are at x's rate: checked there
             if len(x) == 0:
@@ -200,9 +196,9 @@ class AmpModel(ModelInfo):
         if sample_rate is None:
             return self.sample_rate
         if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
-            raise ConfigError(f"sample_rate must be a number of Hz (as render(x, 44100, ...)), got {sample_rate!r}")
+            raise ModelInputError(f"sample_rate must be a number of Hz (as render(x, 44100, ...)), got {sample_rate!r}")
         if not np.isfinite(sample_rate) or sample_rate <= 0 or float(sample_rate) != int(sample_rate):
-            raise ConfigError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+            raise ModelInputError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
         return int(sample_rate)
 
     def stream(self, sample_rate: int | None = None, *, smooth_ms: float = DEFAULT_SMOOTH_MS,
@@ -211,7 +207,7 @@ class AmpModel(ModelInfo):
         edges: another rate is refused, resample before the stream)."""
         rate = self.check_rate(sample_rate)
         if rate != self.sample_rate:
-            raise ConfigError(f"stream: the model runs at {self.sample_rate} Hz and a stream does not resample; "
+            raise ModelInputError(f"stream: the model runs at {self.sample_rate} Hz and a stream does not resample; "
                               f"give it audio at {self.sample_rate} Hz, or render offline with render(x, {rate}, ...)")
         return AmpStream(self, smooth_ms, prewarm)
 
@@ -246,12 +242,12 @@ def check_audio(x) -> np.ndarray:
     """Mono float audio as float32 (T,); one-line errors for anything else."""
     a = np.asarray(x)
     if a.ndim != 1:
-        raise ConfigError(f"audio must be mono, one dimension (T,); got shape {a.shape} (mix or pick a channel first)")
+        raise ModelInputError(f"audio must be mono, one dimension (T,); got shape {a.shape} (mix or pick a channel first)")
     if not np.issubdtype(a.dtype, np.floating):
-        raise ConfigError(f"audio must be float samples in [-1, 1], got {a.dtype} (integer PCM: divide by its full scale)")
+        raise ModelInputError(f"audio must be float samples in [-1, 1], got {a.dtype} (integer PCM: divide by its full scale)")
     a = a.astype(np.float32)
     if not np.all(np.isfinite(a)):
-        raise ConfigError("audio holds NaN or infinite samples")
+        raise ModelInputError("audio holds NaN or infinite samples")
     return a
 
 

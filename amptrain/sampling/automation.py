@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
-from ampcap.errors import ConfigError
+from ampcap.errors import KnobError
 from ampcap.knobs import Knob
 
 DEFAULT_SMOOTH_MS = 20.0  # one-pole time constant applied to moving knobs (measured in benchmarks/render.py)
@@ -26,23 +26,23 @@ def knob_values(knob: Knob, value, n: int, sample_rate: int):
     if isinstance(value, (list, tuple, np.ndarray)):
         arr = np.asarray(value)
         if arr.ndim != 1 or len(arr) != n:
-            raise ConfigError(f"{where}: a per-sample track needs one value per sample ({n}), got shape "
+            raise KnobError(f"{where}: a per-sample track needs one value per sample ({n}), got shape "
                               f"{arr.shape}; for automation give [(seconds, value), ...]")
         if knob.discrete:
             bad = sorted({str(v) for v in np.unique(arr) if v not in knob.choices})
             if bad:
-                raise ConfigError(f"{where}: {bad[0]!r} is not one of {list(knob.choices)}")
+                raise KnobError(f"{where}: {bad[0]!r} is not one of {list(knob.choices)}")
             return arr
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: the per-sample track is not numeric (range {knob.min:g}..{knob.max:g})") from None
+            raise KnobError(f"{where}: the per-sample track is not numeric (range {knob.min:g}..{knob.max:g})") from None
         if not np.all(np.isfinite(arr)):
-            raise ConfigError(f"{where}: the per-sample track holds NaN or infinite values")
+            raise KnobError(f"{where}: the per-sample track holds NaN or infinite values")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < knob.min or hi > knob.max:
             bad = lo if lo < knob.min else hi
-            raise ConfigError(f"{where}: {bad:g} is outside its range {knob.min:g}..{knob.max:g}")
+            raise KnobError(f"{where}: {bad:g} is outside its range {knob.min:g}..{knob.max:g}")
         return arr
     return knob.check(value, where)
 
@@ -55,11 +55,11 @@ def _automation(knob: Knob, points, n: int, sample_rate: int, where: str) -> np.
         try:
             t = float(t)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: automation point {i}: time {t!r} is not a number of seconds") from None
+            raise KnobError(f"{where}: automation point {i}: time {t!r} is not a number of seconds") from None
         if not np.isfinite(t) or t < 0:
-            raise ConfigError(f"{where}: automation point {i}: time {t!r} must be >= 0 seconds")
+            raise KnobError(f"{where}: automation point {i}: time {t!r} must be >= 0 seconds")
         if times and t < times[-1]:
-            raise ConfigError(f"{where}: automation times must not decrease ({times[-1]:g} s then {t:g} s)")
+            raise KnobError(f"{where}: automation times must not decrease ({times[-1]:g} s then {t:g} s)")
         times.append(t)
         values.append(knob.check(v, f"{where}: automation point {i}"))
     t_samples = np.arange(n) / float(sample_rate)

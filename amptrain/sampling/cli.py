@@ -3,6 +3,7 @@ file through a trained model at any knob setting (fixed, automated, or a grid of
 for real-time players, list its knobs."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,16 +11,18 @@ import numpy as np
 import soundfile as sf
 
 from ampcap.cli import print_table
-from ampcap.errors import ConfigError, SignalError
-from ampcap.wav import wav_truncation, write_wav
+from ampcap.errors import ConfigError, ModelError, SignalError
+from ampcap.wav import SOFTWARE, wav_truncation, write_wav
 
 from ..plots import plot_knob_grid
-from .amp import MODES, AmpModel, read_info
+from .amp import MODES, AmpModel, model_path, read_info
 from .automation import DEFAULT_SMOOTH_MS
 from .export import FORMATS, aida_x_note, check_knobs_for, dc_block_note, export
+from .outputs import check_existing, check_output, parse_bool
 
-SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress"}
-EXPORT_KEYS = {"run", "format", "output"}
+SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress", "overwrite"}
+EXPORT_KEYS = {"run", "format", "output", "overwrite"}
+PATH_KEYS = {"run", "input", "output", "dataset"}
 
 
 def parse_args(args: list[str], allowed: set[str], command: str) -> tuple[dict, dict]:
@@ -35,7 +38,7 @@ def parse_args(args: list[str], allowed: set[str], command: str) -> tuple[dict, 
                 raise ConfigError(f"{command}: '{a}': give the knob's name, as knobs.gain=7")
             knobs[name] = parse_knob_value(name, value)
         elif key in allowed:
-            opts[key] = value
+            opts[key] = os.path.expanduser(value) if key in PATH_KEYS else value  # the shell leaves ~ after key= alone
         else:
             raise ConfigError(f"{command}: unknown key '{key}' (keys: {', '.join(sorted(allowed))}, knobs.NAME)")
     return opts, knobs
@@ -104,16 +107,6 @@ def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
     return audio[:, 0].astype(np.float32), int(sr)
 
 
-def check_output(path: Path, suffixes: tuple[str, ...]) -> Path:
-    if path.suffix.lower() not in suffixes:
-        raise ConfigError(f"output: {path} should end in {' or '.join(suffixes)}")
-    if not path.parent.is_dir():
-        raise ConfigError(f"output: the directory {path.parent} does not exist (create it first)")
-    if path.is_dir():
-        raise ConfigError(f"output: {path} is a directory; give a file name")
-    return path
-
-
 def cmd_sample(args: list[str], log) -> int:
     opts, knobs = parse_args(args, SAMPLE_KEYS, "sample")
     for key in ("run", "input", "output"):
@@ -124,10 +117,12 @@ def cmd_sample(args: list[str], log) -> int:
         raise ConfigError(f"sample: mode '{mode}' is not one of {', '.join(MODES)}")
     smooth_ms = _float(opts.get("smooth_ms", DEFAULT_SMOOTH_MS), "smooth_ms")
     progress = opts.get("progress", "true").lower() not in ("0", "false", "no")
-    out = check_output(Path(opts["output"]), (".wav",))
+    overwrite = parse_bool(opts.get("overwrite", "false"), "overwrite")
     grid = [(n, v) for n, v in knobs.items() if isinstance(v, GridValues)]
     if len(grid) > 1:
         raise ConfigError(f"sample: only one knob may be a list of values (got {', '.join(n for n, _ in grid)})")
+    # a grid writes one file per value (checked below), not `output` itself
+    out = check_output(Path(opts["output"]), (".wav",), overwrite or bool(grid), inputs=(opts["input"], model_file(opts["run"])))
     # Everything the user gave is checked before the network loads (TensorFlow takes seconds): the
     # model file and its knobs (read from the file's config), the input, every knob value.
     info = read_info(opts["run"])
@@ -137,6 +132,8 @@ def cmd_sample(args: list[str], log) -> int:
         name, values = grid[0]
         knob = next(k for k in info.knobs if k.name == name)
         values = [knob.check(v, f"knob '{name}'") for v in values]  # all checked before any file is written
+        for f in [grid_file(out, name, v) for v in values] + [out.with_name(f"{out.stem}_{name}.png")]:
+            check_output(f, (f.suffix,), overwrite, inputs=(opts["input"], model_file(opts["run"])))
         info.check_values(len(x), {**knobs, name: values[0]}, in_rate)
     else:
         info.check_values(len(x), knobs, in_rate)
@@ -151,14 +148,14 @@ def cmd_sample(args: list[str], log) -> int:
         return y.astype(np.float32)
 
     if not grid:
-        write_wav(out, render(knobs), in_rate)
+        write_wav(out, render(knobs), in_rate, SOFTWARE)
         log(f"wrote {out} ({n_in / in_rate:.1f} s at {in_rate} Hz; {describe(amp, knobs)})")
         return 0
     renders, files = [], []
     for v in values:
         y = render({**knobs, name: v})
-        f = out.with_name(f"{out.stem}_{name}-{_tag(v)}{out.suffix}")
-        write_wav(f, y, in_rate)
+        f = grid_file(out, name, v)
+        write_wav(f, y, in_rate, SOFTWARE)
         renders.append(y)
         files.append(f)
         log(f"wrote {f}")
@@ -166,6 +163,19 @@ def cmd_sample(args: list[str], log) -> int:
     plot_knob_grid(png, name, values, renders, in_rate)
     log(f"wrote {png} (loudness and spectrum against {name})")
     return 0
+
+
+def grid_file(out: Path, name: str, v) -> Path:
+    """The file a grid render of `name`=v writes beside `out`."""
+    return out.with_name(f"{out.stem}_{name}-{_tag(v)}{out.suffix}")
+
+
+def model_file(run: str) -> Path | None:
+    """The model file `run=` names (None when there is none: read_info then says so)."""
+    try:
+        return model_path(run)
+    except ModelError:
+        return None
 
 
 def _tag(v) -> str:
@@ -202,7 +212,8 @@ def cmd_export(args: list[str], log) -> int:
         if not isinstance(v, (str, float)):
             raise ConfigError(f"export: knobs.{n} must be one value (a snapshot), not a list or automation")
     check_knobs_for(fmt, knobs)
-    out = check_output(Path(opts["output"]), (FORMATS[fmt],)) if "output" in opts else None
+    overwrite = parse_bool(opts.get("overwrite", "false"), "overwrite")
+    out = check_output(Path(opts["output"]), (FORMATS[fmt],), overwrite, inputs=(model_file(opts["run"]),)) if "output" in opts else None
     info = read_info(opts["run"])  # the model file and the knob values checked before TensorFlow loads
     info.check_values(1, knobs)
     amp = AmpModel.load(opts["run"])
@@ -210,6 +221,7 @@ def cmd_export(args: list[str], log) -> int:
         base = amp.source_file.parent / "export"
         tag = "_".join(f"{n}-{_tag(v)}" for n, v in sorted(knobs.items()))
         out = base / f"model{'_' + tag if tag else ''}{'_' + fmt if fmt in ('proteus', 'rtneural') else ''}{FORMATS[fmt]}"
+        check_existing(out, overwrite)
     run_name = amp.source_file.parent.parent.name if amp.source_file.parent.parent.name else None
     export(amp, fmt, out, knobs, make_dir="output" not in opts, name=run_name)
     log(f"wrote {out} ({fmt})")
