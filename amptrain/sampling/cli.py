@@ -19,6 +19,7 @@ from .amp import MODES, AmpModel, model_path, read_info
 from .automation import DEFAULT_SMOOTH_MS
 from .export import FORMATS, aida_x_note, check_knobs_for, dc_block_note, export
 from .outputs import check_existing, check_output, parse_bool
+from .player_project import plugin_name
 
 SAMPLE_KEYS = {"run", "input", "output", "mode", "smooth_ms", "progress", "overwrite"}
 EXPORT_KEYS = {"run", "format", "output", "overwrite"}
@@ -217,13 +218,14 @@ def cmd_export(args: list[str], log) -> int:
     info = read_info(opts["run"])  # the model file and the knob values checked before TensorFlow loads
     info.check_values(1, knobs)
     amp = AmpModel.load(opts["run"])
+    run_name = amp.source_file.parent.parent.name if amp.source_file.parent.parent.name else None
     if out is None:
         base = amp.source_file.parent / "export"
         tag = "_".join(f"{n}-{_tag(v)}" for n, v in sorted(knobs.items()))
-        out = base / f"model{'_' + tag if tag else ''}{'_' + fmt if fmt in ('proteus', 'rtneural') else ''}{FORMATS[fmt]}"
+        stem = plugin_name(run_name or "model") if fmt == "vst3" else f"model{'_' + tag if tag else ''}"
+        out = base / f"{stem}{'_' + fmt if fmt in ('proteus', 'rtneural') else ''}{FORMATS[fmt]}"
         check_existing(out, overwrite)
-    run_name = amp.source_file.parent.parent.name if amp.source_file.parent.parent.name else None
-    export(amp, fmt, out, knobs, make_dir="output" not in opts, name=run_name)
+    export(amp, fmt, out, knobs, make_dir="output" not in opts, name=run_name if fmt != "vst3" else None, log=log)
     log(f"wrote {out} ({fmt})")
     for note in (aida_x_note(amp.net) if fmt == "rtneural" else None, dc_block_note(amp.net, fmt)):
         if note:

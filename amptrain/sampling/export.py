@@ -20,7 +20,7 @@ from .amp import save_net
 from .dc_block import model_cutoff
 from .render import render_chunked, settle
 
-FORMATS = {"nam": ".nam", "proteus": ".json", "rtneural": ".json", "keras": ".keras"}
+FORMATS = {"nam": ".nam", "proteus": ".json", "rtneural": ".json", "keras": ".keras", "vst3": ".vst3"}
 NAM_VERSION = "0.5.4"      # .nam schema version written: NAM's core loads 0.5.x only (the LSTM layout of 0.5)
 NAM_LOUDNESS_RMS = 0.1785  # level of the loudness reference input (-15 dBFS RMS, that of NAM's own reference)
 # What the GuitarML Proteus plugin plays (its sources): a model list that takes only unit_type "LSTM" with
@@ -253,7 +253,7 @@ def check_knobs_for(fmt: str, knobs: dict) -> None:
 
 
 def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool = False,
-           name: str | None = None) -> Path:
+           name: str | None = None, log=None) -> Path:
     """Write `amp` (an AmpModel) as `fmt` to `out`, atomically. `knobs` fix the setting for `nam`;
     make_dir creates out's folder once everything has been checked; `name` names the .nam model."""
     if fmt not in FORMATS:
@@ -264,6 +264,10 @@ def export(amp, fmt: str, out: Path, knobs: dict | None = None, make_dir: bool =
         raise ConfigError(f"output: the directory {out.parent} does not exist (create it first)")
     check_knobs_for(fmt, knobs)
     net = amp.net
+    if fmt == "vst3":
+        from .player_project import export_vst3, plugin_name
+
+        return export_vst3(amp, out, plugin_name(name or out.stem), log=log)
     if fmt == "keras":
         out.parent.mkdir(parents=True, exist_ok=True)
         if amp.source_file is None:

@@ -27,6 +27,8 @@ def same_file(a: Path, b: Path) -> bool:
 def written_by_ampcap(path: Path) -> bool:
     """Whether an existing file is one ampcap wrote (a render, an export, a model, a plot)."""
     suffix = path.suffix.lower()
+    if suffix == ".vst3":  # a plugin bundle ampcap built holds its marker file
+        return (path / "Contents" / "Resources" / "ampcap-model.json").is_file()
     try:
         if suffix == ".wav":
             return wav_software(path) == SOFTWARE
@@ -67,7 +69,7 @@ def check_output(path: Path, suffixes: tuple[str, ...], overwrite: bool = False,
         raise ConfigError(f"output: {path} should end in {' or '.join(suffixes)}")
     if not path.parent.is_dir():
         raise ConfigError(f"output: the directory {path.parent} does not exist (create it first)")
-    if path.is_dir():
+    if path.is_dir() and path.suffix.lower() != ".vst3":  # (a VST3 plugin is a folder)
         raise ConfigError(f"output: {path} is a directory; give a file name")
     for src in inputs:
         if src is not None and Path(src).exists() and same_file(path, Path(src)):
