@@ -3,7 +3,7 @@
     python -m benchmarks           # small sizes: a few minutes on 2 cores
     python -m benchmarks --full    # full sizes (about an hour: gain_sweep for 10 minutes, full_amp for 30)
 
-Each benchmark is its own script (capture, render, train_vs_nam, accuracy; train_step separately),
+Each benchmark is its own script (capture, render, train_vs_nam, accuracy, vst3_speed; train_step separately),
 run here one after another in fresh processes; their tables are printed as they finish and their JSON
 lands in outputs/benchmarks/, with the summary in outputs/benchmarks/summary.json.
 """
@@ -25,6 +25,7 @@ SMALL = {
     "render": ["--seconds", "10", "--hidden", "16", "32", "--repeats", "1"],
     "train_vs_nam": ["--minutes", "1", "--hidden", "16"],
     "accuracy": ["--minutes", "1", "--variants", "base"],
+    "vst3_speed": ["--hidden", "32", "--vst3", "--seconds", "5", "--python-seconds", "1"],  # the engine only, no build
 }
 FULL = {
     "capture": [],
@@ -32,6 +33,7 @@ FULL = {
     "train_vs_nam": ["--minutes", "10", "--hidden", "32"],
     "accuracy": ["--minutes", "10", "--variants", "base"],
     "accuracy_full_amp": ["--experiment", "full_amp", "--minutes", "30", "--variants", "base"],
+    "vst3_speed": [],
 }
 SCRIPT = {"accuracy_full_amp": "accuracy"}  # the same script with other arguments
 
@@ -71,6 +73,13 @@ def headline() -> list[dict]:
         if pick:
             rows.append({"figure": "render speed, chunked (x real time)", "ours": pick["x_realtime"], "reference": pick["model"],
                          "target": ">= 50", "met": pick["x_realtime"] >= 50})
+    vst = load("vst3_speed")
+    h32 = next((r for r in (vst or {}).get("rows", []) if r["hidden"] == 32), None)
+    if h32:
+        what = "VST3 in pedalboard" if "VST3 x RT (512)" in h32 else "the plugin's engine"
+        speed = h32.get("VST3 x RT (512)", h32["engine x RT (512)"])
+        rows.append({"figure": "exported VST3 player, H32, one core (x real time)", "ours": speed,
+                     "reference": f"{what}; NAM PyTorch {h32.get('NAM PyTorch x RT')}", "target": ">= 200", "met": speed >= 200})
     cap = load("capture")
     if cap:
         best = max((r for r in cap.get("rows", []) if "sweep" in str(r.get("what", ""))), key=lambda r: r["x_realtime"], default=None)

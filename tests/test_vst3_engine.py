@@ -22,13 +22,13 @@ def esr(y, ref):
 class Harness:
     """The engine compiled for one model: run(x, rate, block, rows) -> (output, reported latency)."""
 
-    def __init__(self, net, folder):
+    def __init__(self, net, folder, flags=()):
         from amptrain.sampling.amp import AmpModel
         from amptrain.sampling.player_project import compile_harness, write_project
 
         self.amp, self.dir = AmpModel(net), folder
         write_project(net, folder / "project", "Test Amp")
-        self.exe = compile_harness(folder / "project", folder / "harness")
+        self.exe = compile_harness(folder / "project", folder / "harness", flags)
 
     def run(self, x, rate=SR, block=512, rows=None):
         x = np.asarray(x, np.float32)
@@ -47,19 +47,22 @@ class Harness:
         return y[lat: lat + len(x)], lat
 
 
-MODELS = {
-    "concat-level-drive-dc": dict(hidden=16, level=True, drive=True),
-    "film-skip": dict(hidden=12, conditioning="film", skip=True),
-    "concat-hidden32": dict(hidden=32),
+MODELS = {  # the AVX-512 kernels run where the CPU has them (H a multiple of 32); -DAMPCAP_NO_DISPATCH: AVX2 only
+    "concat-level-drive-dc": (dict(hidden=16, level=True, drive=True), ()),
+    "film-skip": (dict(hidden=12, conditioning="film", skip=True), ()),
+    "concat-hidden32": (dict(hidden=32), ()),
+    "concat-hidden32-avx2": (dict(hidden=32), ("-DAMPCAP_NO_DISPATCH",)),
+    "concat-hidden20-any-size": (dict(hidden=20), ()),
 }
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def harness(request, tmp_path_factory):
-    net = make_net(**MODELS[request.param])
+    kwargs, flags = MODELS[request.param]
+    net = make_net(**kwargs)
     if request.param.endswith("-dc"):
         net.dc_block_hz = 2.0  # the output DC blocker, started settled (no start-up step)
-    return Harness(net, tmp_path_factory.mktemp(request.param))
+    return Harness(net, tmp_path_factory.mktemp(request.param), flags)
 
 
 @pytest.mark.parametrize("gain, channel", [(7.3, 1), (0.4, 0)])

@@ -178,3 +178,12 @@ def test_a_second_export_reuses_the_built_plugin(exported, tmp_path):
                 cwd=tmp_path, timeout=1800)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "Again.vst3").is_dir()
+
+
+def test_bypassed_the_plugin_passes_the_input_aligned(exported):
+    """The host's bypass plays the input, delayed by the latency the plugin reports (none at 48 kHz)."""
+    plugin = load(exported["bundle"])
+    _, x = heldout(exported)
+    plugin.bypass = True
+    y = process(plugin, x[:48000], SR)
+    assert np.allclose(y, x[:48000], atol=1e-7)

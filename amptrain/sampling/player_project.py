@@ -257,14 +257,16 @@ def build_plugin(folder: Path, cache_name: str, log=None, timeout: int = 1800) -
     return Path(out[-1])
 
 
-def compile_harness(folder: Path, out: Path) -> Path:
+def compile_harness(folder: Path, out: Path, extra_flags: tuple = ()) -> Path:
     """The engine's test harness (Source/harness.cpp with the project's ModelData.h), built with the C++
-    compiler alone: the maths of the plugin, checked against the Python render without a plugin host."""
+    compiler alone: the maths of the plugin, checked against the Python render without a plugin host.
+    extra_flags: e.g. -DAMPCAP_NO_DISPATCH, the AVX2 kernels even on a CPU with AVX-512."""
     cxx = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
     if not cxx:
         raise AmpcapError("no C++ compiler (g++) found to build the engine's harness")
     flags = ["-O3", "-std=c++17", "-fno-trapping-math"] + (["-mavx2", "-mfma"] if os.uname().machine in ("x86_64", "AMD64") else [])
-    p = subprocess.run([cxx, *flags, "-o", str(out), str(folder / "Source" / "harness.cpp")], capture_output=True, text=True)
+    p = subprocess.run([cxx, *flags, *extra_flags, "-o", str(out), str(folder / "Source" / "harness.cpp")],
+                       capture_output=True, text=True)
     if p.returncode != 0:
         raise AmpcapError(f"the engine's harness did not compile: {' '.join(p.stderr.split())[:400]}")
     return out

@@ -20,12 +20,25 @@
 #include <cstring>
 #include <vector>
 
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(_M_X64)) && ! defined(AMPCAP_NO_DISPATCH)
+#define AMPCAP_X86_DISPATCH 1
+#else
+#define AMPCAP_X86_DISPATCH 0
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define AMPCAP_ALWAYS_INLINE inline __attribute__ ((always_inline))
+#define AMPCAP_RESTRICT __restrict__
+#else
+#define AMPCAP_ALWAYS_INLINE __forceinline
+#define AMPCAP_RESTRICT __restrict
+#endif
+
 namespace ampcap
 {
 
 // ---- activations: a vectorisable float exp (Cephes' expf polynomial, ~1 ulp on [-87, 87]) --------
 
-inline float expApprox (float x)
+AMPCAP_ALWAYS_INLINE float expApprox (float x)
 {
     x = x > 87.0f ? 87.0f : x;  // (compiled with -fno-trapping-math these loops vectorise)
     x = x < -87.0f ? -87.0f : x;
@@ -44,8 +57,22 @@ inline float expApprox (float x)
     return e * scale;
 }
 
-inline float sigmoidApprox (float x) { return 1.0f / (1.0f + expApprox (-x)); }
-inline float tanhApprox (float x) { return 2.0f / (1.0f + expApprox (-2.0f * x)) - 1.0f; }
+// 1 / d for d >= 1 without a division (a vector division takes 5-10 cycles): a first guess from the float's
+// bits, then three Newton steps (relative error ~1e-7, float precision)
+AMPCAP_ALWAYS_INLINE float reciprocalApprox (float d)
+{
+    int32_t i;
+    std::memcpy (&i, &d, sizeof i);
+    i = 0x7EF311C7 - i;
+    float r;
+    std::memcpy (&r, &i, sizeof r);
+    r = r * (2.0f - d * r);
+    r = r * (2.0f - d * r);
+    return r * (2.0f - d * r);
+}
+
+AMPCAP_ALWAYS_INLINE float sigmoidApprox (float x) { return reciprocalApprox (1.0f + expApprox (-x)); }
+AMPCAP_ALWAYS_INLINE float tanhApprox (float x) { return 2.0f * reciprocalApprox (1.0f + expApprox (-2.0f * x)) - 1.0f; }
 
 // ---- the weights, as the model file holds them (Keras layouts: Dense kernels are (inputs, outputs)) --
 
@@ -109,7 +136,8 @@ inline void knobFeatures (const KnobSpec* knobs, int numKnobs, const float* valu
 class Model
 {
 public:
-    static constexpr int kBlock = 64;             // gate rows computed together (8 vector registers of 8)
+    static constexpr int kBlock = 64;             // gate rows computed together: 8 vector registers of 8 floats
+    static constexpr int kWideBlock = 128;        // ... or of 16 floats, where the CPU has AVX-512
     static constexpr int kSettleBlock = 2048;     // render.py SETTLE_BLOCK
     static constexpr int kSettleMax = 96000;      // render.py SETTLE_MAX
     static constexpr float kSettleTol = 1e-6f;    // render.py SETTLE_TOL
@@ -120,14 +148,16 @@ public:
         H = w.hidden;
         C = w.features;
         G = 4 * H;
-        Gp = (G + kBlock - 1) / kBlock * kBlock;
-        // the recurrent weights in blocks of kBlock gate rows: for block b, row j holds U[j][b*kBlock ...]
-        ublocks.assign ((size_t) (Gp / kBlock) * H * kBlock, 0.0f);
-        for (int b = 0; b < Gp / kBlock; ++b)
+        wide = G % kWideBlock == 0 && cpuHasAvx512();  // (a size the wide blocks fit exactly: H a multiple of 32)
+        block = wide ? kWideBlock : kBlock;
+        Gp = (G + block - 1) / block * block;
+        // the recurrent weights in blocks of `block` gate rows: for block b, row j holds U[j][b*block ...]
+        ublocks.assign ((size_t) (Gp / block) * H * block, 0.0f);
+        for (int b = 0; b < Gp / block; ++b)
             for (int j = 0; j < H; ++j)
-                for (int k = 0; k < kBlock; ++k)
-                    if (b * kBlock + k < G)
-                        ublocks[((size_t) b * H + j) * kBlock + k] = w.recurrent[(size_t) j * G + b * kBlock + k];
+                for (int k = 0; k < block; ++k)
+                    if (b * block + k < G)
+                        ublocks[((size_t) b * H + j) * block + k] = w.recurrent[(size_t) j * G + b * block + k];
         wx.assign ((size_t) Gp, 0.0f);
         bias.assign ((size_t) Gp, 0.0f);
         biasEff.assign ((size_t) Gp, 0.0f);
@@ -182,31 +212,11 @@ public:
 
     float step (float x)
     {
-        const float xin = x * driveGain;
-        float* zz = z.data();
-        for (int b = 0; b < Gp / kBlock; ++b)
-            gateBlock (b, xin, zz + b * kBlock);
-        for (int g = 0; g < 2 * H; ++g)      // input and forget gates
-            zz[g] = sigmoidApprox (zz[g]);
-        for (int g = 2 * H; g < 3 * H; ++g)  // cell candidate
-            zz[g] = tanhApprox (zz[g]);
-        for (int g = 3 * H; g < G; ++g)      // output gate
-            zz[g] = sigmoidApprox (zz[g]);
-        float y = w.outB;
-        for (int j = 0; j < H; ++j)
-        {
-            const float cj = zz[H + j] * c[(size_t) j] + zz[j] * zz[2 * H + j];
-            c[(size_t) j] = cj;
-            h[(size_t) j] = zz[3 * H + j] * tanhApprox (cj);
-        }
-        if (w.conditioning == 2)
-            for (int j = 0; j < H; ++j)
-                y += w.outW[j] * (h[(size_t) j] * (1.0f + gamma[(size_t) j]) + beta[(size_t) j]);
-        else
-            for (int j = 0; j < H; ++j)
-                y += w.outW[j] * h[(size_t) j];
-        y *= levelGain;
-        return w.skip ? y + x : y;
+#if AMPCAP_X86_DISPATCH
+        if (wide)
+            return stepAvx512 (x);
+#endif
+        return stepSized<kBlock> (x);
     }
 
     // The state the model settles in on silence at features f (render.py `settle`): from zero, blocks
@@ -242,42 +252,111 @@ public:
     }
 
 private:
-#if defined(__GNUC__) || defined(__clang__)
-    // kBlock gate rows as 8 vectors of 8 floats held in registers over the H recurrent inputs: 8
-    // independent multiply-add chains keep two FMA units busy (AVX2; SSE/NEON split each vector in two)
-    typedef float Vec8 __attribute__ ((vector_size (32)));
-    static Vec8 load8 (const float* p) { Vec8 v; std::memcpy (&v, p, sizeof v); return v; }
+#if AMPCAP_X86_DISPATCH
+    __attribute__ ((target ("avx512f,avx512vl,avx2,fma"))) float stepAvx512 (float x) { return stepSized<kWideBlock> (x); }
+    static bool cpuHasAvx512() { return __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512vl"); }
+#else
+    static bool cpuHasAvx512() { return false; }
+#endif
 
-    void gateBlock (int b, float xin, float* out) const
+    // One LSTM step, its gate rows in blocks of B (inlined into each instruction set's caller, so the
+    // compiler vectorises it for that set)
+    template <int B, int HH>
+    AMPCAP_ALWAYS_INLINE float stepT (float x)
     {
-        constexpr int V = kBlock / 8;
-        Vec8 acc[V];
-        const float* bb = biasEff.data() + b * kBlock;
-        const float* xx = wx.data() + b * kBlock;
-        for (int v = 0; v < V; ++v)
-            acc[v] = load8 (bb + 8 * v) + xin * load8 (xx + 8 * v);
-        const float* u = ublocks.data() + (size_t) b * H * kBlock;
-        for (int j = 0; j < H; ++j, u += kBlock)
+        const int Hn = HH > 0 ? HH : H;  // a compile-time size: loops without remainders or alias checks
+        const float xin = x * driveGain;
+        float* AMPCAP_RESTRICT zz = z.data();
+        float* AMPCAP_RESTRICT hh = h.data();
+        float* AMPCAP_RESTRICT cc = c.data();
+        for (int b = 0; b < (4 * Hn + B - 1) / B; ++b)
+            gateBlock<B, HH> (b, xin, zz + b * B);
+        for (int g = 0; g < 2 * Hn; ++g)       // input and forget gates
+            zz[g] = sigmoidApprox (zz[g]);
+        for (int g = 2 * Hn; g < 3 * Hn; ++g)  // cell candidate
+            zz[g] = tanhApprox (zz[g]);
+        for (int g = 3 * Hn; g < 4 * Hn; ++g)  // output gate
+            zz[g] = sigmoidApprox (zz[g]);
+        for (int j = 0; j < Hn; ++j)
+        {
+            const float cj = zz[Hn + j] * cc[j] + zz[j] * zz[2 * Hn + j];
+            cc[j] = cj;
+            hh[j] = zz[3 * Hn + j] * tanhApprox (cj);
+        }
+        float y = w.outB;
+        const float* AMPCAP_RESTRICT ow = w.outW;
+        if (w.conditioning == 2)
+            for (int j = 0; j < Hn; ++j)
+                y += ow[j] * (hh[j] * (1.0f + gamma[(size_t) j]) + beta[(size_t) j]);
+        else
+            for (int j = 0; j < Hn; ++j)
+                y += ow[j] * hh[j];
+        y *= levelGain;
+        return w.skip ? y + x : y;
+    }
+
+    // The step for this model's size: compiled for the common sizes, any other size at run time.
+    template <int B>
+    AMPCAP_ALWAYS_INLINE float stepSized (float x)
+    {
+        switch (H)
+        {
+            case 8: return stepT<B, 8> (x);
+            case 16: return stepT<B, 16> (x);
+            case 32: return stepT<B, 32> (x);
+            case 40: return stepT<B, 40> (x);
+            case 48: return stepT<B, 48> (x);
+            case 64: return stepT<B, 64> (x);
+            default: return stepT<B, 0> (x);
+        }
+    }
+
+#if defined(__GNUC__) || defined(__clang__)
+    // B gate rows as 8 vectors held in registers over the H recurrent inputs: 8 independent multiply-add
+    // chains keep two FMA units busy (8 floats a vector on AVX2, 16 on AVX-512; SSE/NEON split them)
+    template <int B, int HH>
+    AMPCAP_ALWAYS_INLINE void gateBlock (int b, float xin, float* out) const
+    {
+        const int Hn = HH > 0 ? HH : H;
+        typedef float Vec __attribute__ ((vector_size (B / 2)));  // B / 8 floats of 4 bytes
+        constexpr int L = B / 8;
+        Vec acc[8];
+        const float* bb = biasEff.data() + b * B;
+        const float* xx = wx.data() + b * B;
+        for (int v = 0; v < 8; ++v)
+        {
+            Vec bv, xv;
+            std::memcpy (&bv, bb + L * v, sizeof bv);
+            std::memcpy (&xv, xx + L * v, sizeof xv);
+            acc[v] = bv + xin * xv;
+        }
+        const float* u = ublocks.data() + (size_t) b * Hn * B;
+        for (int j = 0; j < Hn; ++j, u += B)
         {
             const float hj = h[(size_t) j];
-            for (int v = 0; v < V; ++v)
-                acc[v] += hj * load8 (u + 8 * v);
+            for (int v = 0; v < 8; ++v)
+            {
+                Vec uv;
+                std::memcpy (&uv, u + L * v, sizeof uv);
+                acc[v] += hj * uv;
+            }
         }
         std::memcpy (out, acc, sizeof acc);
     }
 #else
+    template <int B, int HH>
     void gateBlock (int b, float xin, float* out) const  // portable: the same sums, left to the compiler
     {
-        float acc[kBlock];
-        const float* bb = biasEff.data() + b * kBlock;
-        const float* xx = wx.data() + b * kBlock;
-        for (int k = 0; k < kBlock; ++k)
+        float acc[B];
+        const float* bb = biasEff.data() + b * B;
+        const float* xx = wx.data() + b * B;
+        for (int k = 0; k < B; ++k)
             acc[k] = bb[k] + xin * xx[k];
-        const float* u = ublocks.data() + (size_t) b * H * kBlock;
-        for (int j = 0; j < H; ++j, u += kBlock)
-            for (int k = 0; k < kBlock; ++k)
+        const float* u = ublocks.data() + (size_t) b * H * B;
+        for (int j = 0; j < H; ++j, u += B)
+            for (int k = 0; k < B; ++k)
                 acc[k] += h[(size_t) j] * u[k];
-        std::copy (acc, acc + kBlock, out);
+        std::copy (acc, acc + B, out);
     }
 #endif
 
@@ -290,7 +369,8 @@ private:
     }
 
     Weights w;
-    int H = 0, C = 0, G = 0, Gp = 0;
+    int H = 0, C = 0, G = 0, Gp = 0, block = kBlock;
+    bool wide = false;  // AVX-512 kernels (x86-64 CPUs that have it), chosen at init
     std::vector<float> ublocks, wx, bias, biasEff, z, h, c, gamma, beta, filmHidden, cond, saveH, saveC;
     float driveGain = 1.0f, levelGain = 1.0f;
 };

@@ -71,11 +71,15 @@ if [ ! -f "$JUCE_CMAKE/JUCEConfig.cmake" ]; then
     fi
 fi
 
-# 3. build (Release), then swap the bundle in atomically
+# 3. build (Release) from a copy of the sources in the cache (the build folder stays valid wherever the
+#    project lives or moves), then swap the bundle in atomically
 say "building $TARGET (about 2-3 minutes on 2 cores; log in $CACHE/build.log)"
 start=$(date +%s)
+rm -rf "$CACHE/src" && mkdir -p "$CACHE/src" && cp -r "$SRC/CMakeLists.txt" "$SRC/Source" "$CACHE/src/"
+# a build folder configured from another source folder (an older builder) cannot be reused
+grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$CACHE/src" "$CACHE/build/CMakeCache.txt" 2>/dev/null || rm -rf "$CACHE/build"
 {
-    cmake -S "$SRC" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DJUCE_DIR="$JUCE_CMAKE"
+    cmake -S "$CACHE/src" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DJUCE_DIR="$JUCE_CMAKE"
     cmake --build "$CACHE/build" --config Release -j"$(nproc)"
 } >"$CACHE/build.log" 2>&1 || { say "build failed; the last lines of $CACHE/build.log:"; tail -20 "$CACHE/build.log" >&2; exit 1; }
 built="$(find "$CACHE/build/${TARGET}_artefacts" -type d -name '*.vst3' -path '*VST3*' | head -1)"
