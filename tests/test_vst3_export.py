@@ -169,8 +169,15 @@ def test_the_plugins_state_saves_and_restores_its_knobs(exported, amp):
     state = plugin.raw_state
     fresh = load(exported["bundle"])
     assert getattr(fresh, key) != pytest.approx(value, abs=1e-3)
+    process(fresh, np.zeros(512, np.float32), SR)  # playing at 48 kHz (pedalboard's latency read, see process)
     fresh.raw_state = state
     assert getattr(fresh, key) == pytest.approx(value, abs=1e-3)
+    # a restored session starts pre-warmed at its knobs: no glide from the defaults, no start-up bump
+    _, x = heldout(exported)
+    y = fresh.process(x[None, :24000], SR, buffer_size=512, reset=False)[0]
+    knobs = {k.name: k.default for k in amp.knobs}
+    ref = amp.render(x[:24000], **{**knobs, knob.name: getattr(fresh, key)})
+    assert esr(y, ref) <= 1e-6, esr(y, ref)
 
 
 def test_a_second_export_reuses_the_built_plugin(exported, tmp_path):

@@ -1,6 +1,7 @@
 // An ampcap model as a VST3 plugin: every knob of the model is a host parameter (a switch a choice
 // parameter), the model plays at the host's rate (resampled inside, the latency reported), knob moves are
-// smoothed per sample as AmpModel's smooth_ms, the state pre-warmed on prepare/reset (no start-up bump).
+// smoothed per sample as AmpModel's smooth_ms, the state pre-warmed on prepare, reset and a restored session
+// at the knobs of the first block that follows (no start-up bump).
 // Mono in (a stereo input is mixed to mono), the amp's output on every output channel. All the maths is
 // ampcap_engine.h, the same the tests check against the Python render; this file only hosts it. The audio
 // callback allocates nothing, takes no lock and does no I/O.
@@ -86,7 +87,9 @@ public:
         prewarm();
     }
 
-    void reset() override { prewarm(); }
+    // A host's reset, or knobs restored with a session: the next block starts pre-warmed at its knobs (done
+    // there, on the audio thread, so it never races a block being processed; it allocates nothing)
+    void reset() override { prewarmPending.store (true); }
 
     void releaseResources() override {}
 
@@ -106,6 +109,8 @@ public:
             return;
         }
         readFeatures();
+        if (prewarmPending.exchange (false))
+            player.reset (features.data());
         player.setTargets (features.data());
         mixToMono (buffer, n);
         for (int i = 0; i < n; ++i)  // the dry line stays current, for a seamless bypass
@@ -136,7 +141,10 @@ public:
     {
         if (auto xml = getXmlFromBinary (data, size))
             if (xml->hasTagName (params.state.getType()))
+            {
                 params.replaceState (juce::ValueTree::fromXml (*xml));
+                prewarmPending.store (true);
+            }
     }
 
 private:
@@ -179,6 +187,7 @@ private:
     juce::AudioProcessorValueTreeState params;
     std::vector<std::atomic<float>*> values;
     ampcap::Player player;
+    std::atomic<bool> prewarmPending { false };
     std::vector<float> knobValues, features, mono, dryDelay;
     int dryPos = 0;
 
