@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .conditioning import encode
 from .data import SplitData
 from .losses import band_level_error_db, dc_error, esr
 from .sampling.render import render_chunked
@@ -34,3 +35,29 @@ def summarise(rows: list[dict], pre_emphasis: str) -> dict:
     return {"n_settings": len(rows), "esr": float(np.mean([r["esr"] for r in rows])),
             "esr_pre": float(np.mean([r["esr_pre"] for r in rows])), "pre_emphasis": pre_emphasis,
             "dc": float(np.mean([r["dc"] for r in rows])), "bands_db": bands, "per_setting": rows}
+
+
+REAL_GAP_S = 0.25   # silence between the real-playing clips (each starts from a quiet amp)
+
+
+def evaluate_real_playing(model, manifest: dict, settings: list[dict], knobs: list[dict], pre_emphasis: str,
+                          chunk: int = 9600, overlap: int = 4800, log=None) -> dict:
+    """The model against the amp itself on real playing (capture/realplay.py: clips our generator did not
+    make) at `settings` (the held-out test settings): ESR and bands as `evaluate`, and ESR per style."""
+    from capture.realplay import clips, through_amp
+
+    sr = int(manifest["sample_rate"])
+    parts = clips(sr, log)
+    gap = np.zeros(int(REAL_GAP_S * sr), np.float32)
+    x = np.concatenate([np.concatenate([gap, c]) for c in parts.values()])
+    y = through_amp(manifest["config"]["plugin"], settings, x)
+    cond = np.stack([encode(knobs, s["knobs"]) for s in settings]).astype(np.float32)
+    metrics, pred = evaluate(model, SplitData(x, y, cond, settings), sr, pre_emphasis, chunk, overlap)
+    styles, start = {}, 0
+    for name, c in parts.items():
+        a, b = start + len(gap), start + len(gap) + len(c)
+        styles[name] = float(np.mean([esr(y[i, a:b], pred[i, a:b]) for i in range(len(settings))]))
+        start = b
+    metrics["per_style"] = styles
+    metrics["seconds"] = round(len(x) / sr, 2)
+    return metrics

@@ -38,6 +38,7 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
             continue
         data[key] = load_split(root, manifest, setting_split, region, knobs)
         metrics[key], preds[key] = evaluate(model, data[key], sr, pre, t["eval_chunk"], t["eval_overlap"])
+    metrics["real_playing"] = real_playing(model, manifest, data.get("heldout"), knobs, pre, t, log)
     seconds, samples = state["train_seconds"], state["trained_samples"]
     out = {
         "format": METRICS_FORMAT, "format_version": METRICS_VERSION, "name": cfg["name"],
@@ -50,6 +51,8 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
             "train_settings": "training settings x test audio (diagnostic)",
             "validation": "val settings x val audio (watched: early stopping, plateau schedule, trainer.select=best)",
             "bands_db": "prediction level minus target level per band (<250 Hz, 250 Hz-2 kHz, >2 kHz)",
+            "real_playing": "held-out test settings x real guitar playing our generator did not make (capture/realplay.py: "
+                            "5 styles, 8 s each), rendered through the captured amp itself; never seen in training or model choice",
         },
         "training": {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
                      "select": t["select"], "chosen_epoch": state.get("chosen_epoch", state["best_epoch"]), "stop_reason": state["stop_reason"],
@@ -79,6 +82,22 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
     return out
 
 
+def real_playing(model, manifest: dict, heldout, knobs: list[dict], pre: str, t: dict, log) -> dict | None:
+    """Metrics on real playing at the held-out test settings, or {"unavailable": why} (a plugin that cannot be
+    loaded here, FluidSynth missing): the run is not failed for it."""
+    if heldout is None:
+        return None
+    from ampcap.errors import AmpcapError
+
+    from .evaluate import evaluate_real_playing
+
+    try:
+        return evaluate_real_playing(model, manifest, heldout.settings, knobs, pre, t["eval_chunk"], t["eval_overlap"], log)
+    except (AmpcapError, OSError) as e:
+        log(f"note: real playing not measured: {' '.join(str(e).split())[:200]}")
+        return {"unavailable": " ".join(str(e).split())[:300]}
+
+
 def print_summary(out: dict, head_key: str, names: list[str], log) -> None:
     tr = out["training"]
     log(f"\n{out['name']}: {tr['epochs']} epochs (model of epoch {tr['chosen_epoch']}, {tr['select']}; best validation "
@@ -95,6 +114,13 @@ def print_summary(out: dict, head_key: str, names: list[str], log) -> None:
         b = m["bands_db"]
         log(f"{key:<16}{m['n_settings']:>9}{m['esr']:>9.4f}{m['esr_pre']:>9.4f}{m['dc']:>10.2e}"
             f"{b['low']:>8.2f}{b['mid']:>8.2f}{b['high']:>8.2f}")
+    rp = out.get("real_playing")
+    if rp and "esr" in rp and out["heldout"]:
+        b = rp["bands_db"]
+        log(f"{'real playing':<16}{rp['n_settings']:>9}{rp['esr']:>9.4f}{rp['esr_pre']:>9.4f}{rp['dc']:>10.2e}"
+            f"{b['low']:>8.2f}{b['mid']:>8.2f}{b['high']:>8.2f}   ({rp['esr'] / out['heldout']['esr']:.2f}x the test signal's, "
+            "the held-out settings)")
+        log("  by style: " + ", ".join(f"{k} {v:.4f}" for k, v in rp["per_style"].items()))
     if out["heldout"]:
         log("held-out test settings (ESR):")
         for r in out["heldout"]["per_setting"]:

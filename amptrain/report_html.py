@@ -142,6 +142,11 @@ def summary_section(metrics: dict, info: dict, amp, manifest: dict, head: str) -
         if metrics.get(key):
             r = metrics[key]
             sets.append([label, str(r["n_settings"]), _fmt(r["esr"]), _fmt(r["esr_pre"]), _bands(r["bands_db"])])
+    real = metrics.get("real_playing") or {}
+    if "esr" in real:  # the held-out settings on real guitar playing (capture/realplay.py), not our test signal
+        styles = ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in real["per_style"].items())
+        sets.append([f"real playing, held-out settings ({esc(styles)})", str(real["n_settings"]), _fmt(real["esr"]),
+                     _fmt(real["esr_pre"]), _bands(real["bands_db"])])
     counts = {sp: sum(1 for s in manifest["settings"] if s["split"] == sp) for sp in ds.SPLITS}
     rows = [
         ["model takes", knob_rows],

@@ -164,9 +164,12 @@ def measure(run: Path, eval_root: Path | None = None) -> dict:
                       "heldout_esr": v["esr"]})
     h, tr = m["heldout"], m["train_settings"]
     worst = max(r["esr"] for r in h["per_setting"])
+    rp = m.get("real_playing") or {}
+    real = round(rp["esr"], 4) if "esr" in rp and eval_root is None else None  # (its settings are the run's own test set)
     return {"epochs": m["training"]["epochs"], "samples_per_s": round(m["training"]["samples_per_s"] or 0),
             "val_esr": round(m["validation"]["esr"], 4) if m.get("validation") else None,
-            "heldout_esr": round(h["esr"], 4), "train_settings_esr": round(tr["esr"], 4),
+            "heldout_esr": round(h["esr"], 4), "train_settings_esr": round(tr["esr"], 4), "real_playing_esr": real,
+            "real_x_test": round(real / max(h["esr"], 1e-12), 2) if real is not None else None,
             "gap": round(h["esr"] / max(tr["esr"], 1e-12), 2), "worst_x_mean": round(worst / max(h["esr"], 1e-12), 2),
             "dc": h["dc"], "low_db": round(h["bands_db"]["low"], 2), "mid_db": round(h["bands_db"]["mid"], 2),
             "high_db": round(h["bands_db"]["high"], 2), "stop": m["training"]["stop_reason"],
@@ -233,8 +236,8 @@ def main(argv=None) -> dict:
         rows.append(row)
         out.write_text(json.dumps({"rows": rows}, indent=1))
         print(f"  held-out ESR {row['heldout_esr']}  (val {row['val_esr']}, low {row['low_db']} dB)", flush=True)
-    cols = ["variant", "minutes", "epochs", "samples_per_s", "val_esr", "heldout_esr", "train_settings_esr", "gap",
-            "worst_x_mean", "low_db", "mid_db", "high_db"]
+    cols = ["variant", "minutes", "epochs", "samples_per_s", "val_esr", "heldout_esr", "real_playing_esr", "real_x_test",
+            "train_settings_esr", "gap", "worst_x_mean", "low_db", "mid_db", "high_db"]
     print(f"\n{a.experiment}: held-out ESR at equal wall time (test settings x test audio; the model each run kept: trainer.select)")
     print_table(rows, cols)
     plot(rows, OUT / f"accuracy-{a.experiment}{a.tag}.png", f"{a.experiment}: held-out ESR vs minutes")

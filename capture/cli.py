@@ -19,6 +19,7 @@ commands:
   verify DATASET_DIR                      re-check a dataset: schema, checksums, lengths, sample rate
   merge  DATASET_DIR [SHARD_DIR ...]      join shards captured with sweep.shard=i/n into DATASET_DIR
   report DATASET_DIR                      write DATASET_DIR/report.html (design, levels, warnings, players)
+  realplay [RATE]                         build (or find) the real-playing clips training evaluates on (default 48000 Hz)
 
 examples:
   python -m capture sweep
@@ -185,7 +186,21 @@ def cmd_report(args):
     return 0
 
 
-COMMANDS = {"sweep": cmd_sweep, "params": cmd_params, "verify": cmd_verify, "merge": cmd_merge, "report": cmd_report}
+def cmd_realplay(args):
+    from .realplay import cache_dir, clips, ensure_tools
+
+    if len(args) > 1 or (args and not args[0].isdigit()):
+        raise AmpcapError("realplay: give at most a sample rate in Hz, e.g. python -m capture realplay 44100")
+    rate = int(args[0]) if args else 48000
+    parts = clips(rate, log=lambda m: print(m, file=sys.stderr))
+    folder = cache_dir(rate, ensure_tools())
+    for name, x in parts.items():
+        print(f"{folder / (name + '.wav')}  {len(x) / rate:.1f} s, peak {float(abs(x).max()):.2f}")
+    return 0
+
+
+COMMANDS = {"sweep": cmd_sweep, "params": cmd_params, "verify": cmd_verify, "merge": cmd_merge, "report": cmd_report,
+            "realplay": cmd_realplay}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -368,7 +368,7 @@ def test_a_plugin_that_fails_every_setting_stops_early(tmp_path):
 
 def test_unknown_command_and_help():
     p = run_cli("capture", "frobnicate")
-    assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'frobnicate' (commands: sweep, params, verify, merge, report)"]
+    assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'frobnicate' (commands: sweep, params, verify, merge, report, realplay)"]
     p = run_cli("capture", "--help")
     assert p.returncode == 0 and "python -m capture sweep" in p.stdout
     p = run_cli("capture", "verify", "/no/such/dir")
@@ -565,4 +565,4 @@ def test_help_after_a_command_and_command_typos():
     assert p.returncode == 0 and "usage: python -m capture" in p.stdout
     p = run_cli("capture", "sweeps", "sweep=tiny")
     assert p.returncode == 2 and error_lines(p) == ["error: unknown command 'sweeps'; did you mean sweep? "
-                                                    "(commands: sweep, params, verify, merge, report)"]
+                                                    "(commands: sweep, params, verify, merge, report, realplay)"]
