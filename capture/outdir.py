@@ -49,7 +49,10 @@ def owned_files(root: Path) -> set[Path]:
     if m is not None:
         owned |= {root / ds.MANIFEST, root / REPORT_PAGE}
         owned.add(root / str(m.get("signal", {}).get("file", ds.INPUT)))
-        owned |= {root / str(s["file"]) for s in m.get("settings", []) if isinstance(s, dict) and s.get("file")}
+        settings = [s for s in m.get("settings", []) if isinstance(s, dict)]
+        owned |= {root / str(s["file"]) for s in settings if s.get("file")}
+        # a pending setting's file too: a capture killed after writing it, before its manifest said so
+        owned |= {root / "settings" / f"{s['id']}.wav" for s in settings if s.get("id")}
         for d in REPORT_DIRS:
             if (root / d).is_dir():
                 owned |= {root / d} | {f for f in (root / d).rglob("*") if f.suffix == ".flac" or f.is_dir()}

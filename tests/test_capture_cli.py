@@ -486,6 +486,10 @@ def test_overwrite_replaces_a_capture_and_only_its_files(tmp_path, small_dataset
     out = tmp_path / "ds"
     shutil.copytree(small_dataset, out)
     (out / "settings" / ".00001.wav.dead.tmp").write_bytes(b"half")  # a killed writer's temp file
+    m = read_manifest(out)  # and a setting written just before the kill, its manifest entry still pending
+    m["settings"][3].update(status="pending")
+    m["settings"][3].pop("file")
+    (out / "manifest.json").write_text(json.dumps(m))
     (tmp_path / "beside.txt").write_text("mine")
     p = capture(f"out={out}", "signal.duration_s=7", "overwrite=true")
     assert p.returncode == 0, p.stderr
