@@ -39,27 +39,40 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int, software: str | N
     return sha256_bytes(data)
 
 
-def wav_software(path) -> str | None:
-    """The LIST/INFO software tag (ISFT) of a WAV file, None when it has none or is no WAV."""
+def riff_chunks(path):
+    """(id, offset of its data, declared length, file size) of each chunk of a RIFF/WAVE file, in order;
+    nothing for another format or an unreadable file."""
     try:
+        size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(12)
             if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            while len(h := f.read(8)) == 8:
-                cid, clen = struct.unpack("<4sI", h)
-                if cid == b"data":
-                    return None
-                body = f.read(clen + (clen & 1))
-                if cid == b"LIST" and body[:4] == b"INFO":
-                    pos = 4
-                    while pos + 8 <= len(body):
-                        sid, slen = struct.unpack("<4sI", body[pos:pos + 8])
-                        if sid == b"ISFT":
-                            return body[pos + 8:pos + 8 + slen].split(b"\0")[0].decode(errors="replace")
-                        pos += 8 + slen + (slen & 1)
+                return
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, clen = struct.unpack("<4sI", f.read(8))
+                yield cid, pos + 8, clen, size
+                pos += 8 + clen + (clen & 1)
     except OSError:
-        return None
+        return
+
+
+def wav_software(path) -> str | None:
+    """The LIST/INFO software tag (ISFT) of a WAV file, None when it has none or is no WAV."""
+    for cid, offset, clen, _ in riff_chunks(path):
+        if cid == b"data":
+            return None
+        if cid == b"LIST":
+            with open(path, "rb") as f:
+                f.seek(offset)
+                body = f.read(min(clen, 65536))
+            pos = 4 if body[:4] == b"INFO" else len(body)
+            while pos + 8 <= len(body):
+                sid, slen = struct.unpack("<4sI", body[pos:pos + 8])
+                if sid == b"ISFT":
+                    return body[pos + 8:pos + 8 + slen].split(b"\0")[0].decode(errors="replace")
+                pos += 8 + slen + (slen & 1)
     return None
 
 
@@ -74,22 +87,10 @@ def wav_truncation(path) -> tuple[int, int] | None:
     """(bytes present, bytes declared) of a RIFF/WAVE file's data chunk when the file ends before the
     data its header declares (a cut-short copy or export), else None. Other formats: None (libsndfile
     reports their damage itself). Audio libraries read such a WAV silently up to where it ends."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            pos = 12
-            while pos + 8 <= size:
-                f.seek(pos)
-                cid, clen = struct.unpack("<4sI", f.read(8))
-                if cid == b"data":
-                    present = size - (pos + 8)
-                    if clen not in (0, 0xFFFFFFFF) and clen > present:  # 0 / -1: length left open by a streaming writer
-                        return present, clen
-                    return None
-                pos += 8 + clen + (clen & 1)
-    except OSError:
-        return None
+    for cid, offset, clen, size in riff_chunks(path):
+        if cid == b"data":
+            present = size - offset
+            if clen not in (0, 0xFFFFFFFF) and clen > present:  # 0 / -1: length left open by a streaming writer
+                return present, clen
+            return None
     return None

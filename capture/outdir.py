@@ -38,8 +38,8 @@ def check_out_location(root: Path, key: str = "out") -> None:
 
 
 def owned_files(root: Path) -> set[Path]:
-    """The files and folders under `root` that a capture wrote there (by its manifest, when it has a
-    readable one; temp files and the lock always)."""
+    """The files under `root` that a capture wrote there (by its manifest, when it has a readable one;
+    the lock always; temp files are matched by name in foreign_files)."""
     root = Path(root)
     owned = {root / LOCK}
     try:
@@ -54,16 +54,12 @@ def owned_files(root: Path) -> set[Path]:
         # a pending setting's file too: a capture killed after writing it, before its manifest said so
         owned |= {root / "settings" / f"{s['id']}.wav" for s in settings if s.get("id")}
         for d in REPORT_DIRS:
-            if (root / d).is_dir():
-                owned |= {root / d} | {f for f in (root / d).rglob("*") if f.suffix == ".flac" or f.is_dir()}
-        if (root / "settings").is_dir():
-            owned.add(root / "settings")
+            owned |= set((root / d).rglob("*.flac"))
     shards = root / "shards"
     if shards.is_dir():
-        subs = [p for p in shards.iterdir() if p.is_dir() and SHARD_DIR.match(p.name)]
-        owned.add(shards)
-        for sub in subs:
-            owned |= {sub} | owned_files(sub)
+        for sub in shards.iterdir():
+            if sub.is_dir() and SHARD_DIR.match(sub.name):
+                owned |= owned_files(sub)
     return owned
 
 

@@ -141,7 +141,7 @@ def ensure_tools(log=None) -> str:
         raise AmpcapError(f"real playing: needs {' and '.join(PACKAGES)} (sudo apt-get install {' '.join(PACKAGES)})")
     import fcntl
 
-    lock = Path(os.environ.get("AMPCAP_CACHE") or Path.home() / ".cache" / "ampcap") / ".realplay-install.lock"
+    lock = cache_root() / ".realplay-install.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "w") as held:  # parallel test workers or runs: one installs, the others wait
         fcntl.flock(held, fcntl.LOCK_EX)
@@ -149,10 +149,10 @@ def ensure_tools(log=None) -> str:
             if log:
                 log(f"real playing: installing {' '.join(PACKAGES)} (Debian packages)")
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            for cmd in (["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
-                        ["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
-                if subprocess.run(cmd, capture_output=True, env=env).returncode == 0 and cmd[1] == "install":
-                    break
+            install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]
+            if subprocess.run(install, capture_output=True, env=env).returncode != 0:  # an old package list: update it
+                subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env)
+                subprocess.run(install, capture_output=True, env=env)
     exe = shutil.which("fluidsynth")
     if not exe or not SOUNDFONT.is_file():
         raise AmpcapError(f"real playing: could not install {' '.join(PACKAGES)} (apt-get failed)")
@@ -162,7 +162,12 @@ def ensure_tools(log=None) -> str:
 def cache_dir(sample_rate: int, exe: str) -> Path:
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     stamp = hashlib.sha256(Path(__file__).read_bytes() + f"{sample_rate}/{version}/{SOUNDFONT.stat().st_size}".encode())
-    return Path(os.environ.get("AMPCAP_CACHE") or Path.home() / ".cache" / "ampcap") / "realplay" / stamp.hexdigest()[:16]
+    return cache_root() / "realplay" / stamp.hexdigest()[:16]
+
+
+def cache_root() -> Path:
+    """$AMPCAP_CACHE, else ~/.cache/ampcap (as the VST3 builder's)."""
+    return Path(os.environ.get("AMPCAP_CACHE") or Path.home() / ".cache" / "ampcap")
 
 
 def render_style(exe: str, style: str, sample_rate: int) -> np.ndarray:

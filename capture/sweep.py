@@ -50,7 +50,7 @@ def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
     if design not in DESIGNS:
         raise ConfigError(f"sweep.design: '{design}' is not one of {', '.join(DESIGNS)}")
     fixed = knobs.complete(dict(cfg.get("fixed") or {}), where="sweep.fixed: ")
-    vary = list(cfg.get("vary") or [n for n in knobs.names if n not in (cfg.get("fixed") or {})])
+    vary = varied_knobs(knobs, cfg)
     for n in vary:
         if n not in knobs.names:
             raise ConfigError(f"sweep.vary: unknown knob '{n}' (knobs: {', '.join(knobs.names)})")
@@ -80,6 +80,11 @@ def plan(knobs: KnobSet, cfg: dict) -> list[dict]:
         s["index"] = i
         s["id"] = f"{i:05d}"
     return out
+
+
+def varied_knobs(knobs: KnobSet, cfg: dict) -> list[str]:
+    """The knobs a design moves: `vary`, else every knob not in `fixed`."""
+    return list(cfg.get("vary") or [n for n in knobs.names if n not in (cfg.get("fixed") or {})])
 
 
 def _counts(cfg: dict) -> tuple[int, int, int, int]:
@@ -229,8 +234,8 @@ def design_errors(m: dict) -> list[str]:
     except ConfigError as e:
         return [f"manifest.sweep: {e}"]
     design = sweep.get("design")
-    vary = {"single": [], "line": [sweep.get("knob")]}.get(design) or list(sweep.get("vary") or
-                                                                           [n for n in knobs.names if n not in (sweep.get("fixed") or {})])
+    moving = {"single": [], "line": [sweep.get("knob")]}
+    vary = moving[design] if design in moving else varied_knobs(knobs, sweep)
     settings = sorted(m["settings"], key=lambda s: s["index"])
     errs = []
     for s in settings:

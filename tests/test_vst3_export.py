@@ -181,10 +181,12 @@ def test_the_plugins_state_saves_and_restores_its_knobs(exported, amp):
 
 
 def test_a_second_export_reuses_the_built_plugin(exported, tmp_path):
-    p = run_cli("amptrain", "export", f"run={exported['run']}", "format=vst3", f"output={tmp_path / 'Again.vst3'}",
+    """The same model under the same name, exported elsewhere: the builder's cached plugin, no second build."""
+    p = run_cli("amptrain", "export", f"run={exported['run']}", "format=vst3", f"output={tmp_path / 'RefAmpModel.vst3'}",
                 cwd=tmp_path, timeout=1800)
     assert p.returncode == 0, p.stderr
-    assert (tmp_path / "Again.vst3").is_dir()
+    assert (tmp_path / "RefAmpModel.vst3").is_dir()
+    assert "vst3: building" not in p.stderr  # the cached build of the same model, not a second one
 
 
 def test_bypassed_the_plugin_passes_the_input_aligned(exported):

@@ -123,7 +123,8 @@ def cmd_sample(args: list[str], log) -> int:
     if len(grid) > 1:
         raise ConfigError(f"sample: only one knob may be a list of values (got {', '.join(n for n, _ in grid)})")
     # a grid writes one file per value (checked below), not `output` itself
-    out = check_output(Path(opts["output"]), (".wav",), overwrite or bool(grid), inputs=(opts["input"], model_file(opts["run"])))
+    inputs = (opts["input"], model_file(opts["run"]))
+    out = check_output(Path(opts["output"]), (".wav",), overwrite or bool(grid), inputs=inputs)
     # Everything the user gave is checked before the network loads (TensorFlow takes seconds): the
     # model file and its knobs (read from the file's config), the input, every knob value.
     info = read_info(opts["run"])
@@ -134,7 +135,7 @@ def cmd_sample(args: list[str], log) -> int:
         knob = next(k for k in info.knobs if k.name == name)
         values = [knob.check(v, f"knob '{name}'") for v in values]  # all checked before any file is written
         for f in [grid_file(out, name, v) for v in values] + [out.with_name(f"{out.stem}_{name}.png")]:
-            check_output(f, (f.suffix,), overwrite, inputs=(opts["input"], model_file(opts["run"])))
+            check_output(f, (f.suffix,), overwrite, inputs=inputs)
         info.check_values(len(x), {**knobs, name: values[0]}, in_rate)
     else:
         info.check_values(len(x), knobs, in_rate)

@@ -524,11 +524,10 @@ public:
     {
         const int64_t m = (produced++ + preRemove) * down;  // in the upsampled grid
         double acc = 0.0;
-        const int64_t len = (int64_t) taps.size() + prePad;
         for (int64_t i = floorDiv (m, up); i >= 0; --i)
         {
             const int64_t k = m - i * up - prePad;       // tap index into the unpadded filter
-            if (k >= (int64_t) taps.size() || m - i * up >= len)
+            if (k >= (int64_t) taps.size())
                 break;
             if (k >= 0)
                 acc += (double) ring[(size_t) (i & mask)] * taps[(size_t) k];
@@ -563,7 +562,7 @@ public:
     // Allocates: call outside the audio thread (prepareToPlay).
     void prepare (double hostRate)
     {
-        host = (int) std::lround (hostRate);
+        const int host = (int) std::lround (hostRate);
         resampling = host != model.sampleRate();
         smoother.prepare (model.features(), model.sampleRate(), smoothingMs);
         dc.prepare (model.dcBlockHz(), model.sampleRate());
@@ -578,7 +577,6 @@ public:
             latencySamples = (int) std::max<int64_t> (0, worst);
         }
         fifo.assign ((size_t) (latencySamples + 64) * 4 + 4096, 0.0f);
-        cold = true;
     }
 
     // Pre-warm at the features f: the model settled on silence, the DC blocker settled on its offset,
@@ -594,10 +592,7 @@ public:
         std::fill (fifo.begin(), fifo.end(), 0.0f);
         written = read = 0;
         hostIn = 0;
-        cold = false;
     }
-
-    bool needsReset() const { return cold; }
 
     // The knob features for this block (smoothed from where the last block ended).
     void setTargets (const float* f) { smoother.setTarget (f); }
@@ -639,8 +634,8 @@ private:
     Polyphase toModel, toHost;
     std::vector<float> fifo;
     double smoothingMs = 20.0;
-    int host = 48000, latencySamples = 0;
-    bool resampling = false, cold = true;
+    int latencySamples = 0;
+    bool resampling = false;
     int64_t written = 0, read = 0, hostIn = 0;
 };
 
