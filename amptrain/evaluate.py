@@ -41,13 +41,14 @@ REAL_GAP_S = 0.25   # silence between the real-playing clips (each starts from a
 
 
 def evaluate_real_playing(model, manifest: dict, settings: list[dict], knobs: list[dict], pre_emphasis: str,
-                          chunk: int = 9600, overlap: int = 4800, log=None) -> dict:
+                          chunk: int = 9600, overlap: int = 4800, log=None, seed: int = 0) -> dict:
     """The model against the amp itself on real playing (capture/realplay.py: clips our generator did not
-    make) at `settings` (the held-out test settings): ESR and bands as `evaluate`, and ESR per style."""
+    make) at `settings` (the held-out test settings): ESR and bands as `evaluate`, and ESR per style. `seed`:
+    the evaluation set (0), or the development set (realplay.DEV_SEED) a benchmark chooses on."""
     from capture.realplay import clips, through_amp
 
     sr = int(manifest["sample_rate"])
-    parts = clips(sr, log)
+    parts = clips(sr, log, seed)
     gap = np.zeros(int(REAL_GAP_S * sr), np.float32)
     x = np.concatenate([np.concatenate([gap, c]) for c in parts.values()])
     y = through_amp(manifest["config"]["plugin"], settings, x)

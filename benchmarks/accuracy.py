@@ -100,15 +100,38 @@ PARTS = {
     # 25 gain levels instead of 9: the 9-level design's held-out gains are not among them (33 levels would
     # hold them all), so both are measured on the same unseen gains (--eval-dataset)
     "n25": ["dataset.capture_overrides=['sweep.n_train=25','out=outputs/datasets/builtin-gain_sweep-n25']"],
+    # the generated DI's material (issue 37), at the same 30 s: parts starting with @ are capture overrides, joined
+    # into one dataset of the variant's own (outputs/datasets/<experiment>-<parts>); measure them with
+    # --eval-dataset on the experiment's own dataset (same test settings, the same test audio for every variant)
+    "v1": ["@signal.mix={phrase:0.62,sweep:0.1,noise:0.1,levels:0.1,silence:0.08}",
+           "@signal.phrases={notes:0.35,chords:0.3,palm_mute:0.2,swell:0.15,riff:0,strum:0,fingerpick:0}",
+           "@signal.note_off_ms=5", "@signal.pick_noise=0", "@signal.phrase_peak_db=null", "@signal.ring=1",
+           "@signal.pickup=false"],
+    "phr85": ["@signal.mix={phrase:0.85,sweep:0.04,noise:0.04,levels:0.04,silence:0.03}"],   # more playing, fewer test tones
+    "kinds": ["@signal.phrases={notes:0.2,chords:0.15,palm_mute:0.1,swell:0.1,riff:0.2,strum:0.15,fingerpick:0.1}"],
+    "levels": ["@signal.phrase_peak_db=[-24,0]"],   # each phrase at a peak 0-24 dB below full, not by its velocities
+    "offs": ["@signal.note_off_ms=40", "@signal.pick_noise=0.3"],   # damped note endings and pick scrapes
+    "ring": ["@signal.ring=2"],       # notes held twice as long, strings sustaining twice as long: denser playing
+    "pickup": ["@signal.pickup=true"],   # phrases through a pickup's resonant low-pass: little above 2-6 kHz
+    "ring3": ["@signal.ring=3"],
+    "ring4": ["@signal.ring=4"],
+    "levels12": ["@signal.phrase_peak_db=[-12,0]"],
+    "levels36": ["@signal.phrase_peak_db=[-36,0]"],
 }
 
 
-def overrides_of(variant: str) -> list[str]:
+def overrides_of(variant: str, experiment: str = "gain_sweep") -> list[str]:
     parts = variant.split("+")
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise SystemExit(f"error: unknown variant part {unknown[0]!r}; parts: {', '.join(PARTS)} (join with +)")
-    return [o for p in parts for o in PARTS[p]]
+    found = [o for p in parts for o in PARTS[p]]
+    capture = [o[1:] for o in found if o.startswith("@")]
+    if capture:  # one dataset of the variant's own, captured with all its @ overrides
+        name = "+".join(p for p in parts if any(o.startswith("@") for o in PARTS[p]))
+        items = ",".join(f"'{o}'" for o in capture + [f"out=outputs/datasets/{experiment}-{name}"])
+        found = [o for o in found if not o.startswith("@")] + [f"dataset.capture_overrides=[{items}]"]
+    return found
 
 
 def run_variant(experiment: str, name: str, overrides: list[str], minutes: float, runs: Path, cpus: str | None,
@@ -134,15 +157,19 @@ def run_variant(experiment: str, name: str, overrides: list[str], minutes: float
     return run_dir
 
 
-def measure(run: Path, eval_root: Path | None = None) -> dict:
+def measure(run: Path, eval_root: Path | None = None, real: bool = True) -> dict:
     """Held-out ESR of the final model and of every kept epoch's weights (the curve), and the final
     model's figures from metrics.json; with `eval_root`, held-out figures are on that dataset's test
-    settings x test audio instead (variants trained on different designs, measured on the same set)."""
+    settings x test audio instead (variants trained on different designs or DIs, measured on the same set),
+    and `ref_val_esr` on its validation settings x validation audio. `real_dev_esr`: real playing of the
+    development set (realplay.DEV_SEED) at the same settings, what a choice between variants may look at;
+    `real_playing_esr` is the evaluation set's, for the report."""
     from ampcap import dataset as ds
     from amptrain import checkpoint
     from amptrain.data import load_split
-    from amptrain.evaluate import evaluate
+    from amptrain.evaluate import evaluate, evaluate_real_playing
     from amptrain.sampling.amp import load_net
+    from capture.realplay import DEV_SEED
 
     m = json.loads((run / "metrics.json").read_text())
     cfg = json.loads((run / "run.json").read_text())
@@ -150,26 +177,38 @@ def measure(run: Path, eval_root: Path | None = None) -> dict:
     manifest = ds.read_manifest(root)
     net = load_net(run)
     t = cfg["config"]["trainer"]
+    pre = cfg["config"]["loss"]["pre_emphasis"]
+    ref_val = None
     if eval_root is not None:
         root, manifest = Path(eval_root), ds.read_manifest(eval_root)
     test = load_split(root, manifest, "test", "test", cfg["knobs"])
     if eval_root is not None:
-        v, _ = evaluate(net, test, cfg["sample_rate"], cfg["config"]["loss"]["pre_emphasis"], t["eval_chunk"], t["eval_overlap"])
+        v, _ = evaluate(net, test, cfg["sample_rate"], pre, t["eval_chunk"], t["eval_overlap"])
         m["heldout"] = v
+        val = load_split(root, manifest, "val", "val", cfg["knobs"])
+        ref_val = round(evaluate(net, val, cfg["sample_rate"], pre, t["eval_chunk"], t["eval_overlap"])[0]["esr"], 4)
+    rp, dev = m.get("real_playing") or {}, {}
+    if real:
+        if eval_root is not None:   # the eval dataset's test settings (the run's own may differ)
+            rp = evaluate_real_playing(net, manifest, test.settings, cfg["knobs"], pre, t["eval_chunk"], t["eval_overlap"])
+        dev = evaluate_real_playing(net, manifest, test.settings, cfg["knobs"], pre, t["eval_chunk"], t["eval_overlap"],
+                                    seed=DEV_SEED)
     curve = []
     for f in sorted((run / "checkpoints").glob("epoch-*.npz")):
         state = checkpoint.load(f, net)
-        v, _ = evaluate(net, test, cfg["sample_rate"], cfg["config"]["loss"]["pre_emphasis"], t["eval_chunk"], t["eval_overlap"])
+        v, _ = evaluate(net, test, cfg["sample_rate"], pre, t["eval_chunk"], t["eval_overlap"])
         curve.append({"minutes": round(state["elapsed_seconds"] / 60, 2), "val_esr": state["history"][-1]["val_esr"],
                       "heldout_esr": v["esr"]})
     h, tr = m["heldout"], m["train_settings"]
     worst = max(r["esr"] for r in h["per_setting"])
-    rp = m.get("real_playing") or {}
-    real = round(rp["esr"], 4) if "esr" in rp and eval_root is None else None  # (its settings are the run's own test set)
+    real_esr = round(rp["esr"], 4) if "esr" in rp else None
     return {"epochs": m["training"]["epochs"], "samples_per_s": round(m["training"]["samples_per_s"] or 0),
-            "val_esr": round(m["validation"]["esr"], 4) if m.get("validation") else None,
-            "heldout_esr": round(h["esr"], 4), "train_settings_esr": round(tr["esr"], 4), "real_playing_esr": real,
-            "real_x_test": round(real / max(h["esr"], 1e-12), 2) if real is not None else None,
+            "val_esr": round(m["validation"]["esr"], 4) if m.get("validation") else None, "ref_val_esr": ref_val,
+            "heldout_esr": round(h["esr"], 4), "train_settings_esr": round(tr["esr"], 4),
+            "real_dev_esr": round(dev["esr"], 4) if "esr" in dev else None, "real_playing_esr": real_esr,
+            "real_x_test": round(real_esr / max(h["esr"], 1e-12), 2) if real_esr is not None else None,
+            "real_per_style": {k: round(v, 4) for k, v in (rp.get("per_style") or {}).items()},
+            "real_bands_db": {k: round(v, 2) for k, v in (rp.get("bands_db") or {}).items()},
             "gap": round(h["esr"] / max(tr["esr"], 1e-12), 2), "worst_x_mean": round(worst / max(h["esr"], 1e-12), 2),
             "dc": h["dc"], "low_db": round(h["bands_db"]["low"], 2), "mid_db": round(h["bands_db"]["mid"], 2),
             "high_db": round(h["bands_db"]["high"], 2), "stop": m["training"]["stop_reason"],
@@ -230,13 +269,14 @@ def main(argv=None) -> dict:
     for name in a.variants:
         t0 = time.perf_counter()
         print(f"{a.experiment}: training variant {name} for {a.minutes:g} min ...", flush=True)
-        run = run_variant(a.experiment, name, overrides_of(name), a.minutes, OUT / "accuracy_runs", a.cpus, a.tag)
-        row = {"experiment": a.experiment, "variant": name, "overrides": " ".join(overrides_of(name)), "minutes": a.minutes,
+        run = run_variant(a.experiment, name, overrides_of(name, a.experiment), a.minutes, OUT / "accuracy_runs", a.cpus, a.tag)
+        row = {"experiment": a.experiment, "variant": name, "overrides": " ".join(overrides_of(name, a.experiment)), "minutes": a.minutes,
                **measure(run, a.eval_dataset), "wall_seconds": round(time.perf_counter() - t0, 1)}
         rows.append(row)
         out.write_text(json.dumps({"rows": rows}, indent=1))
         print(f"  held-out ESR {row['heldout_esr']}  (val {row['val_esr']}, low {row['low_db']} dB)", flush=True)
-    cols = ["variant", "minutes", "epochs", "samples_per_s", "val_esr", "heldout_esr", "real_playing_esr", "real_x_test",
+    cols = ["variant", "minutes", "epochs", "samples_per_s", "val_esr", "ref_val_esr", "heldout_esr", "real_dev_esr",
+            "real_playing_esr", "real_x_test",
             "train_settings_esr", "gap", "worst_x_mean", "low_db", "mid_db", "high_db"]
     print(f"\n{a.experiment}: held-out ESR at equal wall time (test settings x test audio; the model each run kept: trainer.select)")
     print_table(rows, cols)

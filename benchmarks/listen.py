@@ -6,6 +6,7 @@ outputs/benchmarks/listen/, prints ESR and band errors per setting and plots bot
     python -m benchmarks.listen RUN [--gains 1.875 4.375 6.875 9.375] [--seed 777] [--seconds 20]
     python -m benchmarks.listen RUN --dataset DIR [--count 4]   # every knob: DIR's held-out test settings
     python -m benchmarks.listen RUN --dataset DIR --plugin refamp  # a hosted plugin instead of the embedded amp
+    python -m benchmarks.listen RUN --real       # the DI: real playing of the development set (capture/realplay.py)
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--dataset", type=Path, default=None, help="take the settings from this dataset's test split")
     ap.add_argument("--count", type=int, default=4, help="with --dataset: how many of its test settings")
     ap.add_argument("--plugin", default="builtin", help="the amp: a conf/plugin name (hosted plugins need --dataset)")
+    ap.add_argument("--real", action="store_true",
+                    help="play the development set's real playing (five styles, FluidSynth) instead of a generated DI")
     ap.add_argument("--dc-block", type=float, default=None,
                     help="render with the output DC blocker at this cutoff in Hz instead of the model's own (0: none)")
     a = ap.parse_args(argv)
@@ -57,7 +60,12 @@ def main(argv=None) -> list[dict]:
         amp.net.dc_block_hz = a.dc_block
     sr = amp.sample_rate
     target_of = amp_process if a.plugin == "builtin" else plugin_process(a.plugin, sr)
-    di = builtin_signal(sr, a.seconds, a.seed, 0.1, 0.2).audio.astype(np.float32)
+    if a.real:
+        from capture.realplay import DEV_SEED, clips
+
+        di = np.concatenate(list(clips(sr, seed=DEV_SEED).values())).astype(np.float32)
+    else:
+        di = builtin_signal(sr, a.seconds, a.seed, 0.1, 0.2).audio.astype(np.float32)
     OUT.mkdir(parents=True, exist_ok=True)
     write_wav(OUT / "di.wav", di, sr)
     rows, pairs = [], []
@@ -81,7 +89,8 @@ def main(argv=None) -> list[dict]:
                      "mid_db": round(b["mid"], 2), "high_db": round(b["high"], 2),
                      "difference_db": round(10 * np.log10(np.mean((target - pred) ** 2) / np.mean(target ** 2)), 1)})
         pairs.append((g, target, pred))
-    print(f"new DI (seed {a.seed}, {a.seconds:g} s) through the amp and {a.run} at unseen settings "
+    what = "real playing (development set, 5 styles)" if a.real else f"new DI (seed {a.seed}, {a.seconds:g} s)"
+    print(f"{what} through the amp and {a.run} at unseen settings "
           f"(output DC blocker: {f'{model_cutoff(amp.net):g} Hz' if model_cutoff(amp.net) else 'none'})")
     if a.dataset is not None:
         for r, knobs in zip(rows, settings):

@@ -65,6 +65,16 @@ class SignalConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     min_duration_s: float = 5.0
+    # kind=builtin: what the generated DI is made of (capture/signals.py Material; conf/signal/builtin.yaml)
+    mix: Dict[str, float] = field(default_factory=lambda: {"phrase": 0.62, "sweep": 0.1, "noise": 0.1, "levels": 0.1,
+                                                           "silence": 0.08})          # section weights
+    phrases: Dict[str, float] = field(default_factory=lambda: {"notes": 0.35, "chords": 0.3, "palm_mute": 0.2, "swell": 0.15,
+                                                               "riff": 0.0, "strum": 0.0, "fingerpick": 0.0})  # phrase weights
+    note_off_ms: float = 5.0                     # how long a released note takes to die
+    pick_noise: float = 0.0                      # a pick's scrape at each onset, relative to the note
+    phrase_peak_db: Optional[List[float]] = None  # each phrase normalised to a peak in [low, high] dB (null: by velocities)
+    ring: float = 2.0                            # notes held and strings sustaining this many times longer than v1
+    pickup: bool = True                          # each phrase through a pickup's resonant low-pass (2-6 kHz)
 
 
 @dataclass

@@ -29,11 +29,11 @@ VOLATILE = {"out", "workers", "overwrite", "progress", "timeout_s", "retries"}
 
 
 def make_signal(sig: dict, sr: int) -> Signal:
-    from .signals import builtin_signal, file_signal  # scipy.signal: ~1 s to import, not needed by plugin workers
+    from .signals import Material, builtin_signal, file_signal  # scipy.signal: ~1 s to import, not needed by plugin workers
 
     if sig["kind"] == "builtin":
         return builtin_signal(sr, sig["duration_s"], sig["seed"], sig["val_fraction"], sig["test_fraction"], sig["peak"],
-                              sig["min_duration_s"])
+                              sig["min_duration_s"], Material.from_config(sig))
     if sig["kind"] == "file":
         if not sig.get("path"):
             raise ConfigError("signal.path: give the DI file, e.g. signal.path=/path/to/di.wav")
@@ -47,10 +47,25 @@ def capture_config(cfg: dict, amp: Amp, signal: Signal) -> dict:
     signal generator is a different capture)."""
     c = {k: v for k, v in cfg.items() if k not in VOLATILE}
     c["sweep"] = design_identity(c["sweep"])
+    c["signal"] = signal_identity(c["signal"])
     ident = amp.identity()
     c["amp_hash"] = ident.get("file_sha256") or ident.get("source_sha256")
     c["signal_hash"] = signal.sha256
     return c
+
+
+MATERIAL_V1 = {"mix": {"phrase": 0.62, "sweep": 0.1, "noise": 0.1, "levels": 0.1, "silence": 0.08},
+               "phrases": {"notes": 0.35, "chords": 0.3, "palm_mute": 0.2, "swell": 0.15},
+               "note_off_ms": 5.0, "pick_noise": 0.0, "phrase_peak_db": None, "ring": 1.0,
+               "pickup": False}
+
+
+def signal_identity(sig: dict) -> dict:
+    """The signal config as a dataset's identity holds it: the generator's material keys only where they differ
+    from the generator before they existed (its v1 values), and none for a DI file, so older datasets keep theirs."""
+    keep = sig.get("kind") == "builtin"
+    out = {k: ({n: w for n, w in v.items() if w} if isinstance(v, dict) else v) for k, v in sig.items()}
+    return {k: v for k, v in out.items() if k not in MATERIAL_V1 or (keep and v not in (MATERIAL_V1[k], {}))}
 
 
 def changed_since(cfg_in, manifest: dict) -> list[str]:
@@ -59,7 +74,7 @@ def changed_since(cfg_in, manifest: dict) -> list[str]:
     its changes are the capture's to find, by its hash). Empty: the same design over the same DI."""
     cfg = to_dict(validate(cfg_in, CaptureConfig))
     old = manifest.get("config") or {}
-    new = {"sweep": design_identity(cfg["sweep"]), "signal": cfg["signal"]}
+    new = {"sweep": design_identity(cfg["sweep"]), "signal": signal_identity(cfg["signal"])}
     return changed_keys({k: old.get(k) for k in new}, new)
 
 

@@ -81,6 +81,19 @@ def test_clips_are_cached(clips):
     assert all(np.array_equal(again[k], clips[k]) for k in clips)
 
 
+def test_the_development_set_is_other_playing_of_the_same_styles(clips):
+    """Benchmarks choose between variants on DEV_SEED's clips, never on the evaluation set's."""
+    from capture.realplay import DEV_SEED, STYLES, style_events
+    from capture.realplay import clips as build
+
+    for style in STYLES:
+        assert style_events(style, DEV_SEED) != style_events(style)
+    dev = build(SR, seed=DEV_SEED)
+    assert list(dev) == list(STYLES)
+    assert all(not np.allclose(dev[k], clips[k]) and np.max(np.abs(dev[k])) == pytest.approx(STYLES[k][1], rel=1e-5)
+               for k in STYLES)
+
+
 def test_through_the_amp_is_what_the_capture_recorded(small_dataset):
     """The real-playing targets come from the amp the way the capture made the dataset: the dataset's own DI
     through through_amp at a setting equals that setting's recorded audio."""

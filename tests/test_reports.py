@@ -110,7 +110,8 @@ def test_hot_plugin_output_is_played_scaled_not_clipped(dataset, tmp_path):
     shutil.copytree(dataset, d)
     m = read_manifest(d)
     s = next(s for s in m["settings"] if s["id"] == "00001")  # among the players (the quietest)
-    y = 8.0 * load_setting(d, s)
+    y = load_setting(d, s)
+    y *= 4.0 / np.max(np.abs(y))   # 12 dB above full scale, whatever the DI's level
     s.update(sha256=write_wav(d / s["file"], y, m["sample_rate"]), peak=float(np.max(np.abs(y))))
     write_manifest(d, m)
     assert run_cli("capture", "report", d).returncode == 0
