@@ -113,6 +113,10 @@ PARTS = {
     "offs": ["@signal.note_off_ms=40", "@signal.pick_noise=0.3"],   # damped note endings and pick scrapes
     "ring": ["@signal.ring=2"],       # notes held twice as long, strings sustaining twice as long: denser playing
     "pickup": ["@signal.pickup=true"],   # phrases through a pickup's resonant low-pass: little above 2-6 kHz
+    # RefAmp on the v1 DI and on today's (capture first: python -m capture sweep plugin=refamp sweep=default
+    # [signal.ring=1 signal.pickup=false] out=outputs/datasets/refamp_full-{v1,dev}); measure on refamp_full-v1
+    "refv1": ["dataset.path=outputs/datasets/refamp_full-v1"],
+    "refdi": ["dataset.path=outputs/datasets/refamp_full-di"],
     "ring3": ["@signal.ring=3"],
     "ring4": ["@signal.ring=4"],
     "levels12": ["@signal.phrase_peak_db=[-12,0]"],
