@@ -54,18 +54,15 @@ def capture_config(cfg: dict, amp: Amp, signal: Signal) -> dict:
     return c
 
 
-MATERIAL_V1 = {"mix": {"phrase": 0.62, "sweep": 0.1, "noise": 0.1, "levels": 0.1, "silence": 0.08},
-               "phrases": {"notes": 0.35, "chords": 0.3, "palm_mute": 0.2, "swell": 0.15},
-               "note_off_ms": 5.0, "pick_noise": 0.0, "phrase_peak_db": None, "ring": 1.0,
-               "pickup": False}
-
-
 def signal_identity(sig: dict) -> dict:
     """The signal config as a dataset's identity holds it: the generator's material keys only where they differ
     from the generator before they existed (its v1 values), and none for a DI file, so older datasets keep theirs."""
+    from .signals import V1
+
+    v1 = V1.describe()
     keep = sig.get("kind") == "builtin"
     out = {k: ({n: w for n, w in v.items() if w} if isinstance(v, dict) else v) for k, v in sig.items()}
-    return {k: v for k, v in out.items() if k not in MATERIAL_V1 or (keep and v not in (MATERIAL_V1[k], {}))}
+    return {k: v for k, v in out.items() if k not in v1 or (keep and v not in (v1[k], {}))}
 
 
 def changed_since(cfg_in, manifest: dict) -> list[str]:

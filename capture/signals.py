@@ -246,7 +246,7 @@ def phrase(sr: int, rng: np.random.Generator, peak: float, material: Material = 
     """A short guitar phrase: single-note line, strummed chords, palm-muted chugs, a swell, a riff, strums or a
     fingerpicked pattern, as `material.phrases` weights them."""
     names, weights = zip(*material.phrases)
-    p = [0.35, 0.3, 0.2, 0.15] if material.phrases == V1.phrases else np.array(weights) / sum(weights)
+    p = list(weights) if material.phrases == V1.phrases else np.array(weights) / sum(weights)  # v1: its draws exactly
     kind = str(rng.choice(list(names), p=p))
     tempo = rng.uniform(80, 180)
     beat = 60.0 / tempo
