@@ -42,11 +42,12 @@ LABEL_KEYS = ("index", "id", "split", "knobs", "knobs_normalized")
 
 def labels_sha256(m: dict) -> str:
     """The checksum of what a dataset says its audio is (manifest `labels_sha256`, format 3): the knob
-    specs, the design, each setting's index, id, split and knob values. A hand-edited label (a knob
-    value, a split) no longer matches it, so verify and training refuse the dataset."""
+    specs, the design, each setting's index, id, split and knob values, and the adaptive round that added it where
+    one did. A hand-edited label (a knob value, a split) no longer matches it, so verify and training refuse the dataset."""
     sweep = {k: v for k, v in m.get("sweep", {}).items() if k != "shard"}
     return sha256_json({"knobs": m.get("knobs"), "sweep": sweep,
-                        "settings": [{k: s.get(k) for k in LABEL_KEYS} for s in m.get("settings", [])]})
+                        "settings": [{**{k: s.get(k) for k in LABEL_KEYS}, **({"round": s["round"]} if "round" in s else {})}
+                                     for s in m.get("settings", [])]})
 
 
 def read_manifest(root: Path) -> dict:

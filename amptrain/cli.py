@@ -25,11 +25,12 @@ plus a plot (knobs.gain=[2,5,8]).
 
 experiments (+experiment=NAME): {experiment}
 groups: dataset={dataset}  model={model}  loss={loss}
-        trainer={trainer}
+        trainer={trainer}  adapt={adapt}
 examples:
   python -m amptrain +experiment=gain_sweep
   python -m amptrain +experiment=full_amp model=lstm64 trainer.max_minutes=30
   python -m amptrain +experiment=gain_sweep trainer.resume=true         continue the latest run
+  python -m amptrain +experiment=full_amp adapt=probes                  capture where the model errs (adaptive)
   python -m amptrain dataset=path dataset.path=outputs/datasets/mine   any captured dataset
   python -m amptrain sample run=outputs/runs/gain_sweep input=di.wav output=out.wav knobs.gain=7.3
   python -m amptrain export run=outputs/runs/gain_sweep format=nam knobs.gain=6
@@ -39,7 +40,7 @@ examples:
 def usage() -> str:
     """USAGE with the experiments and group options found in conf/ (never a list kept by hand)."""
     conf = find_conf_dir()
-    names = {g: sorted(p.stem for p in (conf / g).glob("*.yaml")) for g in ("experiment", "dataset", "model", "loss", "trainer")}
+    names = {g: sorted(p.stem for p in (conf / g).glob("*.yaml")) for g in ("experiment", "dataset", "model", "loss", "trainer", "adapt")}
     return USAGE.format(experiment=", ".join(names.pop("experiment")), **{g: "|".join(v) for g, v in names.items()})
 
 

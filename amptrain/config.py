@@ -1,4 +1,4 @@
-"""Structured configs for training (`conf/train.yaml` and its groups dataset/, model/, loss/, trainer/):
+"""Structured configs for training (`conf/train.yaml` and its groups dataset/, model/, loss/, trainer/, adapt/):
 every key is typed, so a wrong key or value is one line that names it."""
 from __future__ import annotations
 
@@ -86,12 +86,23 @@ class TrainerConfig:
 
 
 @dataclass
+class AdaptConfig:
+    rounds: int = MISSING               # adaptive capture rounds after the first capture (0: none; amptrain/adapt.py)
+    initial: float = MISSING            # share of the capture budget captured first (the design's first points)
+    budget: Optional[int] = MISSING     # capture budget in settings of the DI's length, probes included (null: n_train)
+    candidates: int = MISSING           # probes per round
+    probe_s: float = MISSING            # seconds of DI per probe
+    pool: float = MISSING               # the picks are clustered from this worst share of the probes
+
+
+@dataclass
 class TrainConfig:
     name: str = MISSING                 # the run's name: runs go to <runs_dir>/<name>/<timestamp>
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     runs_dir: str = MISSING
     run_dir: Optional[str] = None       # explicit run directory (to resume it, or to choose the name)
 

@@ -145,3 +145,58 @@ def plot_knob_grid(path: Path, name: str, values: list, renders: list[np.ndarray
     a2.legend(fontsize=7)
     fig.tight_layout()
     save(fig, path)
+
+
+def plot_adapt(path: Path, doc: dict, manifest: dict, knobs: list[dict]) -> None:
+    """Adaptive capture (RUN/adapt.json): held-out ESR (mean and worst setting) after each round against wall
+    minutes, and each knob's training settings coloured by the round that added them (the probes faint): where
+    the loop spent its captures."""
+    plt = _plt()
+    names = [k["name"] for k in knobs] or ["(none)"]
+    fig = plt.figure(figsize=(11, 3.2 + 0.45 * len(names)))
+    grid = fig.add_gridspec(1, 2, width_ratios=[1, 1.6])
+    ax = fig.add_subplot(grid[0])
+    done = [r for r in doc["rounds"] if "heldout_esr" in r]
+    mins = [r.get("wall_minutes", r.get("train_minutes", 0)) for r in done]
+    ax.semilogy(mins, [r["heldout_esr"] for r in done], "o-", label="held-out mean")
+    ax.semilogy(mins, [r["heldout_worst"] for r in done], "s--", label="held-out worst setting")
+    for m, r in zip(mins, done):
+        ax.annotate(f"r{r['round']}: {r['train_settings']}", (m, r["heldout_esr"]), fontsize=7,
+                    textcoords="offset points", xytext=(3, -10))
+    ax.set_xlabel("wall minutes (training, probes, captures)")
+    ax.set_ylabel("ESR")
+    ax.set_title("held-out ESR after each round (r: settings)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    bx = fig.add_subplot(grid[1])
+    cmap = plt.get_cmap("viridis")
+    rounds = max((s.get("round", 0) for s in manifest["settings"]), default=0)
+    rng = np.random.default_rng(0)
+    for r in doc["rounds"]:
+        for p in r.get("probes") or []:
+            y = [i + rng.uniform(-0.3, 0.3) for i, n in enumerate(names) if n in p["knobs"]]
+            x = [_unit(knobs, n, p["knobs"][n]) for n in names if n in p["knobs"]]
+            bx.scatter(x, y, s=3, color="0.8", zorder=1)
+    for rd in range(rounds + 1):
+        pts = [s for s in manifest["settings"] if s["split"] == "train" and s.get("round", 0) == rd]
+        xs = [s["knobs_normalized"].get(n, 0.0) / _span(knobs, n) for s in pts for n in names]
+        ys = [i + rng.uniform(-0.3, 0.3) for _ in pts for i in range(len(names))]
+        bx.scatter(xs, ys, s=6, color=cmap(rd / max(1, rounds)), label=f"round {rd} ({len(pts)})", zorder=2)
+    bx.set_yticks(range(len(names)), names)
+    bx.set_xlabel("knob position (0 = min, 1 = max; switches spread over 0..1)")
+    bx.set_title("training settings by the round that added them (grey: probes)")
+    bx.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(6, rounds + 1))
+    fig.tight_layout()
+    save(fig, path)
+
+
+def _span(knobs: list[dict], name: str) -> float:
+    k = next((k for k in knobs if k["name"] == name), {})
+    return float(max(1, len(k.get("choices") or []) - 1)) if k.get("choices") else 1.0
+
+
+def _unit(knobs: list[dict], name: str, value) -> float:
+    k = next(k for k in knobs if k["name"] == name)
+    if k.get("choices"):
+        return k["choices"].index(value) / max(1, len(k["choices"]) - 1)
+    return (float(value) - k["min"]) / (k["max"] - k["min"])

@@ -24,7 +24,8 @@ def _label(knobs: dict, names: list[str]) -> str:
     return ", ".join(f"{n}={knobs[n]}" for n in names) or "fixed setting"
 
 
-def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[dict], state: dict, log) -> dict:
+def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[dict], state: dict, log,
+           extra: dict | None = None) -> dict:
     t = cfg["trainer"]
     pre = cfg["loss"]["pre_emphasis"]
     sr = int(manifest["sample_rate"])
@@ -60,7 +61,7 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
                      "parameters": int(model.count_params()),
                      "wall_minutes": round(state.get("elapsed_seconds", seconds) / 60, 2),
                      "warnings": list(state.get("warnings", []))},
-        **metrics,
+        **metrics, **(extra or {}),
     }
     write_json(run / "metrics.json", out)
     head_key = "heldout" if metrics["heldout"] else "train_settings"

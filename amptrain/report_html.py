@@ -44,7 +44,8 @@ FLAC_BYTES_PER_SAMPLE = 0.9  # 16-bit FLAC: 0.3-0.65 bytes/sample measured on th
 PLOTS = [("loss.png", "Training curves: loss, validation ESR and learning rate per epoch"),
          ("esr_vs_knob.png", "Test-audio ESR against each knob (training and held-out settings)"),
          ("spectrum.png", "Long-term spectrum, plugin (target) against model (prediction)"),
-         ("waveform.png", "25 ms of waveform: target, prediction and their difference")]
+         ("waveform.png", "25 ms of waveform: target, prediction and their difference"),
+         ("adapt.png", "Adaptive capture: held-out ESR after each round, and where each round added settings")]
 SPREAD = ["#23307a", "#2f6db5", "#1f9e9a", "#4caa4f", "#b59a00", "#e0731e", "#c62f3a"]  # low -> high knob value
 
 

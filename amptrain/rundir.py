@@ -125,7 +125,8 @@ def new_run_dir(cfg: dict) -> Path:
 
 def latest_run(cfg: dict) -> Path | None:
     base = Path(cfg["runs_dir"]) / cfg["name"]
-    runs = sorted(p for p in base.glob("*") if (p / "checkpoints" / "last.npz").exists()) if base.is_dir() else []
+    runs = sorted(p for p in base.glob("*") if (p / "checkpoints" / "last.npz").exists() or (p / "adapt.json").exists()) \
+        if base.is_dir() else []
     return runs[-1] if runs else None
 
 
@@ -158,6 +159,8 @@ def check_resume(run: Path, cfg: dict, manifest: dict, knobs: list[dict]) -> Non
     if old_cfg["knobs"] != knobs:
         raise DatasetError(f"dataset knobs ({', '.join(new_names) or 'none'}) do not match the model's "
                            f"({', '.join(old_names) or 'none'}) in {run}; train a new run for this dataset")
+    if "adapt" not in old_cfg["config"] and not cfg["adapt"]["rounds"]:   # a run from before adapt/ existed
+        cfg = {k: v for k, v in cfg.items() if k != "adapt"}
     changed = changed_keys(old_cfg["config"], cfg, RESUMABLE_CHANGES)
     if changed:
         raise ConfigError(f"{run} was started with a different config (changed: {', '.join(changed[:4])}); "

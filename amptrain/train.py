@@ -151,11 +151,12 @@ class Loop:
     weights: np.ndarray | None = None  # per-setting loss weights (balance, then focus)
     ema: EMA | None = None
     focus: Focus | None = None
+    stop_minutes: float | None = None  # the wall budget this fit stops at (max_minutes, or an adaptive round's share)
 
 
 def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, sample_rate: int,
         pre_emphasis: str, ckpt_dir: Path, state: dict, writer=None, log=print, chief: bool = True,
-        balance: bool = True, sync=None) -> dict:
+        balance: bool = True, sync=None, stop_minutes: float | None = None) -> dict:
     """Train from `state` (new or loaded from the last checkpoint) until early stopping, max_epochs
     or max_minutes; returns the final state. The kept model (trainer.select: the last validated weights,
     or the best validated) is in `ckpt_dir/best.npz`.
@@ -163,14 +164,15 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
     Several workers (`sync`: the chief's numbers to every worker, `tbptt.broadcast`): every worker
     runs the same batches (its replicas' share of each); only the chief validates and writes
     checkpoints and logs, and every worker takes the chief's timings and validation ESR, so all take
-    the same decisions (learning rate, early stopping, budget) and stop after the same batch."""
+    the same decisions (learning rate, early stopping, budget) and stop after the same batch.
+    `stop_minutes`: stop there instead of at max_minutes, which the schedule still runs to (an adaptive round)."""
     ema = None  # the chief alone validates and saves, so only it keeps the average (a worker has no run directory)
     if t["ema"] and chief:
         ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] else None)
     base = setting_weights(train) if balance else None
     focus = Focus(t["focus"], base if base is not None else np.ones(len(train.y), np.float32), state) if t["focus"] else None
     loop = Loop(model, optimizer, tbptt, train, val, t, sample_rate, pre_emphasis, ckpt_dir, writer, log, chief, sync,
-                focus.weights() if focus is not None else base, ema, focus)
+                focus.weights() if focus is not None else base, ema, focus, stop_minutes or t["max_minutes"])
     while not state["done"]:
         epoch, first = state["epoch"], state["batch"]
         which, starts = epoch_plan(train, t, epoch)
@@ -225,7 +227,7 @@ def train_round(loop: Loop, state: dict, which: np.ndarray, starts: np.ndarray, 
         dt = time.perf_counter() - t0
         state.update(batch=b + 1, updates=state["updates"] + 1, train_seconds=state["train_seconds"] + dt,
                      elapsed_seconds=state["elapsed_seconds"] + dt, trained_samples=state["trained_samples"] + x.shape[0] * L)
-        spent = bool(t["max_minutes"]) and state["elapsed_seconds"] >= 60.0 * t["max_minutes"]
+        spent = bool(loop.stop_minutes) and state["elapsed_seconds"] >= 60.0 * loop.stop_minutes
         if loop.sync is not None:  # the chief's clock decides for every worker
             spent = bool(loop.sync([float(spent)])[0])
         bar.update(1)
@@ -268,7 +270,7 @@ def record(loop: Loop, state: dict, row: dict, spent: bool) -> bool:
         state["warnings"].append(warning)
         loop.log(f"warning: {warning}")
     if spent:
-        state.update(done=True, stop_reason=f"max_minutes ({t['max_minutes']}) reached")
+        state.update(done=True, stop_reason=f"max_minutes ({round(loop.stop_minutes, 2)}) reached")
     elif t["patience"] and state["bad_epochs"] >= t["patience"]:
         state.update(done=True, stop_reason=f"early stopping: no better validation ESR for {t['patience']} epochs")
     elif state["epoch"] >= t["max_epochs"]:

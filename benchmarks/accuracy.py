@@ -139,12 +139,13 @@ def overrides_of(variant: str, experiment: str = "gain_sweep") -> list[str]:
 
 
 def run_variant(experiment: str, name: str, overrides: list[str], minutes: float, runs: Path, cpus: str | None,
-                tag: str = "") -> Path:
+                tag: str = "", keep_epochs: bool = True) -> Path:
     """Train one variant in its own process (pinned to `cpus` when given); returns its run directory, which
-    carries the tag so that two benchmark processes running one variant side by side keep their own runs."""
+    carries the tag so that two benchmark processes running one variant side by side keep their own runs.
+    keep_epochs: keep each validation's weights, for the curve of held-out ESR against minutes."""
     run_dir = runs / experiment / f"{name}{tag}"
     cmd = [sys.executable, "-m", "amptrain", f"+experiment={experiment}", *overrides, f"trainer.max_minutes={minutes}",
-           "trainer.max_epochs=100000", "trainer.keep_epochs=true", "trainer.progress=false", "trainer.renders=0",
+           "trainer.max_epochs=100000", f"trainer.keep_epochs={str(keep_epochs).lower()}", "trainer.progress=false", "trainer.renders=0",
            f"run_dir={run_dir}"]
     if cpus:
         cmd = ["taskset", "-c", cpus, *cmd]

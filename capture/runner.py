@@ -171,6 +171,13 @@ def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path
     manifest = start_or_resume(cfg, key_cfg, amp, settings, signal, root, design_size, log)
     if command:
         manifest["command"] = command
+    by_index = {s["index"]: s for s in manifest["settings"]}
+    return capture_manifest(cfg, amp, signal, root, manifest, [by_index[s["index"]] for s in settings], log)
+
+
+def capture_manifest(cfg: dict, amp: Amp, signal: Signal, root: Path, manifest: dict, check_on: list[dict], log) -> Path:
+    """Capture every setting of the manifest not yet captured (the plugin checks first, on `check_on`, when the
+    manifest has none), then complete it (finish_sweep)."""
     entries = {s["index"]: s for s in manifest["settings"]}
     pending = [s for s in manifest["settings"]
                if not (s["status"] == "done" and (root / s["file"]).exists() and sha256_of(root / s["file"]) == s["sha256"])]
@@ -183,7 +190,7 @@ def _sweep(cfg: dict, amp: Amp, settings: list[dict], signal: Signal, root: Path
     idle: list[HostProcess] = []
     try:
         if not manifest["checks"]:
-            manifest["checks"], host = run_checks(spawn, [entries[s["index"]] for s in settings], timeout, log)
+            manifest["checks"], host = run_checks(spawn, check_on, timeout, log)
             idle.append(host)
             ds.write_manifest(root, manifest)
         for w in manifest["checks"]["warnings"]:
@@ -221,10 +228,39 @@ def start_or_resume(cfg: dict, key_cfg: dict, amp: Amp, settings: list[dict], si
     return manifest
 
 
+def add_settings(cfg_in, new: list[dict], round_: int, probe_esr: list[float], info: dict | None = None, log=print) -> Path:
+    """Append training settings (knob values) to the captured dataset at `out` as adaptive round `round_`, each with
+    the probe error that chose it, and capture them; `info` (the round's probes) goes to the manifest's
+    `adapt_rounds`. A round already appended (a resumed loop) is captured, not appended again. The dataset must be
+    the same capture (config, plugin, DI)."""
+    cfg, amp, _, signal = prepare(cfg_in)
+    root = dataset_dir(cfg)
+    with dir_lock(root, f"out={root}: another capture is writing to this directory ({{holder}}); wait for it to finish"):
+        manifest = ds.read_manifest(root)
+        if manifest.get("config_sha256") != config_sha(capture_config(cfg, amp, signal)):
+            raise DatasetError(f"out={root}: holds another capture than the one to add settings to (a changed config, "
+                               "plugin or DI); start a new run")
+        if not any(s.get("round") == round_ for s in manifest["settings"]):
+            manifest["settings"] += added_entries(manifest, amp.knobs, new, round_, probe_esr)
+            manifest.setdefault("adapt_rounds", {})[str(round_)] = {"settings": len(new), **(info or {})}
+            manifest["labels_sha256"] = ds.labels_sha256(manifest)
+            manifest["complete"] = False
+            ds.write_manifest(root, manifest)
+        return capture_manifest(cfg, amp, signal, root, manifest, manifest["settings"], log)
+
+
+def added_entries(manifest: dict, knobs, new: list[dict], round_: int, probe_esr: list[float]) -> list[dict]:
+    """Manifest entries (pending) for settings an adaptive round adds: training settings after the last index."""
+    start = max(s["index"] for s in manifest["settings"]) + 1
+    return [{"index": start + i, "id": f"{start + i:05d}", "split": "train", "knobs": dict(k),
+             "knobs_normalized": knobs.normalise(k), "status": "pending", "round": int(round_), "probe_esr": round(float(e), 6)}
+            for i, (k, e) in enumerate(zip(new, probe_esr))]
+
+
 def check_labels(root: Path, manifest: dict, settings: list[dict]) -> None:
     """Refuse to resume into a manifest whose settings' labels differ from the design's (edited by hand)."""
     want = {s["index"]: (s["split"], s["knobs"]) for s in settings}
-    got = {s["index"]: (s["split"], s["knobs"]) for s in manifest["settings"]}
+    got = {s["index"]: (s["split"], s["knobs"]) for s in manifest["settings"] if not s.get("round")}  # not an adaptive round's
     changed = [i for i in sorted(set(want) | set(got)) if want.get(i) != got.get(i)]
     if changed or manifest.get("labels_sha256", ds.labels_sha256(manifest)) != ds.labels_sha256(manifest):
         where = f"setting {changed[0]:05d}'s" if changed else "the settings'"

@@ -225,8 +225,9 @@ def design_errors(m: dict) -> list[str]:
     """Where a dataset's settings leave its recorded design (manifest `sweep`, `knobs`): a knob the
     design does not vary away from its fixed value or default, a held-out setting among the training
     ones, val/test labels that differ from the design's alternation, a count that differs from the
-    design's size. (The knob values themselves are not replanned: scipy's quasi-random streams may
-    change between versions; format 3's labels checksum covers them.)"""
+    design's size; settings an adaptive round added (`round` >= 1) must be training settings after the design's.
+    (The knob values themselves are not replanned: scipy's quasi-random streams may change between versions;
+    format 3's labels checksum covers them.)"""
     sweep = m["sweep"]
     knobs = KnobSet([Knob.from_json(k) for k in m["knobs"]])
     try:
@@ -236,9 +237,10 @@ def design_errors(m: dict) -> list[str]:
     design = sweep.get("design")
     moving = {"single": [], "line": [sweep.get("knob")]}
     vary = moving[design] if design in moving else varied_knobs(knobs, sweep)
-    settings = sorted(m["settings"], key=lambda s: s["index"])
-    errs = []
-    for s in settings:
+    every = sorted(m["settings"], key=lambda s: s["index"])
+    settings = [s for s in every if not s.get("round")]   # the design's; an adaptive round's come after them
+    errs = added_errors(every, settings)
+    for s in every:
         off = [n for n in knobs.names if n not in vary and n in s["knobs"] and s["knobs"][n] != fixed[n]]
         if off:
             errs.append(f"setting {s['id']}: knobs.{off[0]}={s['knobs'][off[0]]!r} is outside the design (sweep "
@@ -261,3 +263,32 @@ def design_errors(m: dict) -> list[str]:
     if isinstance(size, int) and not parse_shard(sweep.get("shard")) and len(settings) != size:
         errs.append(f"manifest: {len(settings)} settings, but the design has {size}: settings were added or removed")
     return errs
+
+
+def added_errors(every: list[dict], design: list[dict]) -> list[str]:
+    """Settings an adaptive round added (`round` >= 1): training settings only, listed after the design's."""
+    added = [s for s in every if s.get("round")]
+    if not added:
+        return []
+    held = [s for s in added if s["split"] != "train"]
+    if held:
+        return [f"setting {held[0]['id']}: added by adaptive round {held[0]['round']} but marked {held[0]['split']}: "
+                "the loop adds training settings only (validation and test are fixed by the design)"]
+    last = max((s["index"] for s in design), default=-1)
+    early = [s for s in added if s["index"] < last]
+    if early:
+        return [f"setting {early[0]['id']}: added by adaptive round {early[0]['round']} but listed among the design's settings"]
+    return []
+
+
+def candidate_points(knobs: KnobSet, cfg: dict, n: int, round_: int) -> tuple[np.ndarray, list[dict]]:
+    """`n` candidate settings for an adaptive round: scrambled Sobol points over the design's varied knobs from a
+    stream of the round's own (never the design's points), as unit coordinates (n, d) and settings."""
+    from scipy.stats import qmc
+
+    fixed = knobs.complete(dict(cfg.get("fixed") or {}), where="sweep.fixed: ")
+    vary = varied_knobs(knobs, cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = qmc.Sobol(len(vary), scramble=True, seed=np.random.default_rng([int(cfg.get("seed") or 0), 1000 + round_])).random(n)
+    return u, [_setting(knobs, fixed, dict(zip(vary, p))) for p in u]

@@ -67,6 +67,16 @@ def capture_one(amp: Amp, setting: dict, di: np.ndarray, root: Path, pcfg: dict,
             "warnings": warnings, "status": "done"}
 
 
+def probe_one(amp: Amp, knobs: dict, di: np.ndarray, pcfg: dict, reload_each: bool) -> np.ndarray:
+    """Render a probe (a short DI) at a candidate setting; nothing is written (capture/probe.py)."""
+    if reload_each:
+        amp = make_amp(pcfg)
+    y = render_setting(amp, knobs, di, pcfg["preroll_s"], pcfg["max_latency"]).audio
+    if not np.all(np.isfinite(y)):
+        raise CaptureFailed("plugin output contains NaN/Inf")
+    return y
+
+
 def plugin_checks(amp: Amp, pcfg: dict, check: dict, other: dict, di: np.ndarray) -> tuple[dict, bool]:
     """Render a check setting on the reused instance (after another setting), again, and on a fresh
     instance. Returns the recorded checks and whether every setting needs a fresh instance."""

@@ -18,7 +18,7 @@ from ampcap import errors
 from ampcap.errors import STORAGE_ERRNOS, AmpcapError
 
 from .host import describe, make_amp
-from .tasks import capture_one, plugin_checks
+from .tasks import capture_one, plugin_checks, probe_one
 
 START_TIMEOUT_S = 60.0   # spawn + imports + plugin load, on top of plugin.init_timeout_s
 
@@ -40,8 +40,8 @@ def _die_with_parent() -> None:
 
 
 def serve(conn: Connection, pcfg: dict, di: np.ndarray, root: str) -> None:
-    """Child process: load the plugin, then answer ("capture", setting, reload_each, region) and
-    ("checks", check, other) tasks until told to stop or the pipe closes."""
+    """Child process: load the plugin, then answer ("capture", setting, reload_each, region), ("probe", knobs,
+    reload_each) and ("checks", check, other) tasks until told to stop or the pipe closes."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     try:
@@ -61,6 +61,9 @@ def serve(conn: Connection, pcfg: dict, di: np.ndarray, root: str) -> None:
             if task[0] == "capture":
                 _, setting, reload_each, region = task
                 result = capture_one(amp, setting, di, Path(root), pcfg, reload_each, tuple(region))
+            elif task[0] == "probe":
+                _, knobs, reload_each = task
+                result = probe_one(amp, knobs, di, pcfg, reload_each)
             elif task[0] == "checks":
                 _, check, other = task
                 result, _ = plugin_checks(amp, pcfg, check, other, di)

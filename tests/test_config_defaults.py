@@ -68,7 +68,7 @@ def test_capture_default_files_agree_with_the_schema():
     assert differ == []
 
 
-GROUPS = [("train", g, p.stem) for g in ("dataset", "model", "loss", "trainer") for p in sorted((CONF / g).glob("*.yaml"))]
+GROUPS = [("train", g, p.stem) for g in ("dataset", "model", "loss", "trainer", "adapt") for p in sorted((CONF / g).glob("*.yaml"))]
 GROUPS += [("capture", g, p.stem) for g in ("plugin", "sweep", "signal") for p in sorted((CONF / g).glob("*.yaml"))]
 
 

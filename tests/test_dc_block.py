@@ -112,7 +112,7 @@ def test_export_says_the_file_leaves_the_blocker_out():
 
 
 def test_the_training_log_says_why():
-    from amptrain.run import dc_block_line
+    from amptrain.build import dc_block_line
 
     assert dc_block_line("auto", 2.0, 2e-8).startswith("output DC blocker: on (2 Hz")
     line = dc_block_line("auto", 0.0, 0.18)
