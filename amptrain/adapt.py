@@ -7,6 +7,7 @@ spent. The run owns its dataset (RUN/dataset: its picks depend on its model); va
 the design's, fixed from the start. A killed run resumes (trainer.resume=true) at the step it was in."""
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -112,8 +113,6 @@ class AdaptiveRun:
     def __init__(self, run: Path, plan: RoundPlan):
         self.path = Path(run) / STATE
         if self.path.exists():
-            import json
-
             self.doc = json.loads(self.path.read_text())
         else:
             self.doc = {"format": FORMAT, "format_version": VERSION, "plan": plan.__dict__, "round": 0, "step": "train",

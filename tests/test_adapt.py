@@ -183,3 +183,12 @@ def test_an_adaptive_run_grows_its_dataset_reports_the_rounds_and_resumes(tmp_pa
     assert 0 < spent["probes"] and spent["train_settings"] + spent["probes"] <= spent["budget"]
     assert metrics["training"]["wall_minutes"] <= 0.4 + 0.05
     assert (run / "plots" / "adapt.png").exists() and "adapt.png" in (run / "report.html").read_text()
+
+
+def test_an_adaptive_run_never_writes_into_a_users_folder(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "take1.wav").write_bytes(b"not ours")
+    p = run_cli("amptrain", "+experiment=full_amp", *FAST, f"run_dir={mine}", cwd=tmp_path)
+    assert p.returncode == 2 and "is not an ampcap run" in error_lines(p)[0]
+    assert sorted(x.name for x in mine.iterdir()) == ["take1.wav"] and (mine / "take1.wav").read_bytes() == b"not ours"
