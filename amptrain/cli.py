@@ -1,6 +1,6 @@
 """Command line: `python -m amptrain [--config-dir DIR] [overrides]` trains (every argument is a
 Hydra override of conf/train.yaml, e.g. +experiment=gain_sweep) and `report` (re)writes a run's
-report; `sample`, `export` and `knobs` use a trained model (amptrain/sampling/cli.py). Each command
+report; `sample`, `export`, `knobs` and `match` use a trained model (amptrain/sampling/cli.py). Each command
 imports its modules when it runs, so `--help` or a bad argument answers before TensorFlow loads."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ USAGE = """usage: python -m amptrain [train] [--config-dir DIR] [overrides]
        python -m amptrain sample run=RUN input=DI.wav output=OUT.wav [knobs.NAME=VALUE ...] [mode=chunked|sequential|streaming]
        python -m amptrain export run=RUN format=nam|proteus|rtneural|keras [knobs.NAME=VALUE ...] [output=FILE]
        python -m amptrain knobs run=RUN
+       python -m amptrain match run=RUN input=DI.wav target=TONE.wav [fixed.NAME=VALUE ...] [--verify] [output=match.json]
        python -m amptrain report run=RUN [dataset=DIR] [grid=7]   (re)write RUN/report.html
 
 Trains a knob-conditioned LSTM on a captured dataset; results go to outputs/runs/<name>/<time>/.
@@ -34,6 +35,7 @@ examples:
   python -m amptrain dataset=path dataset.path=outputs/datasets/mine   any captured dataset
   python -m amptrain sample run=outputs/runs/gain_sweep input=di.wav output=out.wav knobs.gain=7.3
   python -m amptrain export run=outputs/runs/gain_sweep format=nam knobs.gain=6
+  python -m amptrain match run=outputs/runs/full_amp input=di.wav target=tone.wav fixed.channel=lead   which knobs give this tone?
 """
 
 
@@ -96,6 +98,7 @@ def _model_command(name: str):
 COMMANDS = {"sample": (_model_command("sample"), "interrupted: nothing was written"),
             "export": (_model_command("export"), "interrupted: nothing was written"),
             "knobs": (_model_command("knobs"), "interrupted: nothing was written"),
+            "match": (_model_command("match"), "interrupted: nothing was written"),
             "report": (cmd_report, "interrupted: the previous report (if any) is kept")}
 
 

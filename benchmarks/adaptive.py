@@ -8,7 +8,8 @@ test settings) over a new DI (another signal seed, 15 s of test audio), and on r
     python -m benchmarks.adaptive --experiment refamp_full --minutes 30 --seeds 0 --variants sobol adapt adapt-half
 
 Variants: sobol (the experiment as configured), adapt (adapt=probes), adapt-half (adapt=probes on half the
-design's settings: "the same accuracy for half the plugin time?"). Prints the table (held-out mean and worst,
+design's settings: "the same accuracy for half the plugin time?"), sobol-half (its control: the Sobol design of
+half the settings). Prints the table (held-out mean and worst,
 real playing, plugin-seconds, ratios to sobol of the same seed), writes outputs/benchmarks/adaptive-<experiment>.json
 and a plot of held-out ESR after each adaptive round against wall minutes, beside sobol's final figure.
 """
@@ -34,7 +35,12 @@ def variant_overrides(name: str, experiment: str, n_train: int) -> list[str]:
         return ["adapt=probes"]
     if name == "adapt-half":
         return ["adapt=probes", f"adapt.budget={n_train // 2}"]
-    raise SystemExit(f"error: unknown variant {name!r}; variants: sobol, adapt, adapt-half")
+    if name == "sobol-half":   # the control of adapt-half: the design's first half, captured on its own
+        return [f"dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol-half','sweep.n_train={n_train // 2}']"]
+    raise SystemExit(f"error: unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
+
+
+VARIANTS = ("sobol", "adapt", "adapt-half", "sobol-half")
 
 
 def experiment_capture(experiment: str) -> tuple[str, int, float]:
@@ -63,7 +69,8 @@ def eval_dataset(experiment: str, plugin: str) -> Path:
 
 
 def spent_plugin_seconds(run: Path, n_train: int, setting_s: float) -> float:
-    """Plugin-seconds spent on training settings and probes (held-out settings apart: the same in both)."""
+    """Plugin-seconds spent on training settings and probes (held-out settings apart: the same in both). A Sobol
+    run's capture was made before the run and is not counted in its wall time (an adaptive run's captures are)."""
     m = json.loads((run / "metrics.json").read_text())
     if "adapt" in m:
         p = m["adapt"]["plugin_seconds"]
@@ -71,12 +78,16 @@ def spent_plugin_seconds(run: Path, n_train: int, setting_s: float) -> float:
     return n_train * setting_s
 
 
+def train_settings(name: str, n_train: int) -> int:
+    return n_train // 2 if name.endswith("-half") else n_train
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--experiment", default="full_amp")
     ap.add_argument("--minutes", type=float, default=30.0, help="wall budget per variant (everything counted)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--variants", nargs="+", default=["sobol", "adapt"], help="sobol, adapt, adapt-half")
+    ap.add_argument("--variants", nargs="+", default=["sobol", "adapt"], help=", ".join(VARIANTS))
     ap.add_argument("--tag", default="")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
@@ -116,8 +127,9 @@ def main(argv=None) -> dict:
             m = measure(runs[name], ev)
             metrics = json.loads((runs[name] / "metrics.json").read_text())
             rows.append({"experiment": a.experiment, "variant": name, "seed": seed, "minutes": a.minutes,
-                         "plugin_s": round(spent_plugin_seconds(runs[name], n_train, setting_s)),
-                         "settings": ((metrics.get("adapt") or {}).get("rounds") or [{}])[-1].get("train_settings", n_train),
+                         "plugin_s": round(spent_plugin_seconds(runs[name], train_settings(name, n_train), setting_s)),
+                         "settings": ((metrics.get("adapt") or {}).get("rounds") or [{}])[-1].get("train_settings",
+                                                                                               train_settings(name, n_train)),
                          "rounds": (metrics.get("adapt") or {}).get("rounds"), **{k: m[k] for k in (
                              "epochs", "heldout_esr", "worst_x_mean", "real_playing_esr", "real_dev_esr", "low_db", "mid_db",
                              "high_db", "per_setting", "run")}})

@@ -23,6 +23,7 @@ CAP = ["capture", "sweep", "sweep=tiny", "progress=false", "out=out"]  # + the r
 TRAIN = ["amptrain", "trainer=quick", "trainer.progress=false", "model=lstm8"]
 SAMPLE = ["amptrain", "sample", "run=run", "output=out.wav", "progress=false"]
 EXPORT = ["amptrain", "export", "run=run"]
+MATCH = ["amptrain", "match", "run=run", "input=di.wav", "progress=false"]
 GOOD = "input=di.wav"
 
 
@@ -283,6 +284,25 @@ ROWS = [
     Row("sample-di-truncated", "DI truncated (a cut-short copy)",
         SAMPLE + ["input=di_truncated.wav"], ["model", "di_truncated.wav"],
         ["input: di_truncated.wav: the file is truncated", "copy or export it again"], 2, "out.wav"),
+    # match: the target, the held knobs, the outputs
+    Row("match-target-length", "a target of another recording (another length than the DI)",
+        MATCH + ["target=tone_long.wav"], ["model", "di.wav", "tone_long.wav"],
+        ["target is 2.00 s and the DI 1.00 s", "the same length"], 2, "tone_long_match.json"),
+    Row("match-target-silent", "a silent target",
+        MATCH + ["target=tone_silent.wav"], ["model", "di.wav", "tone_silent.wav"],
+        ["target is silent", "give the recording itself"], 2, "tone_silent_match.json"),
+    Row("match-target-clipped", "a clipped target",
+        MATCH + ["target=tone_clipped.wav"], ["model", "di.wav", "tone_clipped.wav"],
+        ["target clips (", "with headroom"], 2, "tone_clipped_match.json"),
+    Row("match-fixed-unknown", "a knob the model lacks held fixed (`fixed.drive=3`)",
+        MATCH + ["target=tone.wav", "fixed.drive=3"], ["model", "di.wav", "tone.wav"],
+        ["fixed.drive: the model has no knob 'drive' (knobs: gain, channel)"], 2, "tone_match.json"),
+    Row("match-fixed-out-of-range", "a held knob out of range",
+        MATCH + ["target=tone.wav", "fixed.gain=11"], ["model", "di.wav", "tone.wav"],
+        ["fixed.gain: 11 is outside its range 0..10"], 2, "tone_match.json"),
+    Row("match-output-exists", "the JSON output is a user's existing file",
+        MATCH + ["target=tone.wav", "output=mine.json"], ["model", "di.wav", "tone.wav", "mine.json"],
+        ["output: mine.json already exists and was not written by ampcap", "pass overwrite=true"], 2, "tone_match.wav"),
     # export
     Row("export-format-unknown", "unknown export format",
         EXPORT + ["format=onnx"], ["model"],
@@ -319,7 +339,8 @@ XFAIL: dict = {}
 
 # Rows also run as a new interpreter (`python -m ...`): at least one of each entry point and command.
 SUBPROCESS = {"knob-out-of-range", "verify-tampered-manifest", "experiment-unknown", "sample-knob-unknown",
-              "export-format-unknown", "out-not-a-dataset-overwrite", "sample-output-is-input", "train-no-args"}
+              "export-format-unknown", "out-not-a-dataset-overwrite", "sample-output-is-input", "train-no-args",
+              "match-fixed-unknown"}
 
 
 # --- files a row prepares in its own directory ----------------------------------------------------
@@ -507,6 +528,11 @@ PREPARE = {
     "di_silent_end.wav": lambda d, fx: silent_end_di(d / "di_silent_end.wav"),
     "di_link": di_link,
     "mine.wav": lambda d, fx: wav(d / "mine.wav", di(1.0)),
+    "mine.json": lambda d, fx: (d / "mine.json").write_text('{"mine": 1}\n'),
+    "tone.wav": lambda d, fx: wav(d / "tone.wav", 0.5 * np.tanh(4 * di(1.0))),
+    "tone_long.wav": lambda d, fx: wav(d / "tone_long.wav", 0.5 * di(2.0)),
+    "tone_silent.wav": lambda d, fx: wav(d / "tone_silent.wav", np.zeros(SR, np.float32)),
+    "tone_clipped.wav": lambda d, fx: wav(d / "tone_clipped.wav", np.clip(20 * di(1.0), -1, 1)),
     "mine.nam": lambda d, fx: (d / "mine.nam").write_text('{"version": "0.5.0", "architecture": "LSTM"}'),
     "my/plugin/mybuiltin.yaml": lambda d, fx: plugin_yaml(d, "mybuiltin", "name: mybuiltin\nkind: builtin\n"
                                                           "knobs:\n  gain: {min: 5, max: 1}\n"),
@@ -546,10 +572,10 @@ def test_rows_cover_the_matrix():
     assert SUBPROCESS <= set(ids)
 
     def command(r):
-        return " ".join(r.argv[:2]) if r.argv[0] == "capture" or r.argv[1:2] in (["sample"], ["export"]) else "amptrain"
+        return " ".join(r.argv[:2]) if r.argv[0] == "capture" or r.argv[1:2] in (["sample"], ["export"], ["match"]) else "amptrain"
 
     assert {command(r) for r in ROWS} == {"capture sweep", "capture params", "capture verify", "capture merge",
-                                          "amptrain", "amptrain sample", "amptrain export"}
+                                          "amptrain", "amptrain sample", "amptrain export", "amptrain match"}
     assert {r.argv[0] for r in ROWS if r.id in SUBPROCESS} == {"capture", "amptrain"}
     assert {command(r) for r in ROWS if r.id in SUBPROCESS} >= {"amptrain", "amptrain sample", "amptrain export"}
 

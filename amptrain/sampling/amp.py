@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import zipfile
-from math import gcd
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ampcap.errors import KnobError, ModelError, ModelInputError
 from ampcap.files import atomic_path
@@ -19,6 +18,10 @@ from ..conditioning import encode
 from ..tfenv import quiet_tensorflow
 from .automation import DEFAULT_SMOOTH_MS, knob_values, smooth
 from .render import DEFAULT_OVERLAP, MODES, Stream, render
+from .resampling import fit_length, resample  # noqa: F401 - resample is part of this module's API
+
+if TYPE_CHECKING:
+    from .match import MatchResult
 
 MODEL_FILE = "model.keras"
 REGISTERED = "ampcap>AmpNet"
@@ -191,6 +194,24 @@ class AmpModel(ModelInfo):
         return render(self.net, x, cond, mode, chunk=chunk, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                       progress=progress, prewarm=prewarm)
 
+    def match(self, x: np.ndarray, y: np.ndarray, sample_rate: int | None = None, *, fixed: dict | None = None,
+              **options) -> "MatchResult":
+        """Tone match: the knob settings whose output from DI x comes closest to the target recording y (both mono,
+        at `sample_rate`; None: the model's). `fixed`: knobs held at given values ({"master": 5}). Options:
+        starts, steps, level ("free": the target's level is found; "fixed"), max_delay_ms, seed, progress, log.
+        Returns a MatchResult (sampling/match.py): knobs, ESR, bands, delay, polarity, level, the knobs the clip
+        cannot tell, settings that sound alike, and the render lined up with the target (at x's rate)."""
+        from .match import match
+
+        x, y = check_audio(x), check_audio(y)
+        rate = self.check_rate(sample_rate)
+        if rate == self.sample_rate:
+            return match(self, x, y, fixed, **options)
+        res = match(self, resample(x, rate, self.sample_rate), resample(y, rate, self.sample_rate), fixed, **options)
+        res.render = fit_length(resample(res.render, self.sample_rate, rate), len(x))
+        res.delay_samples, res.sample_rate = int(round(res.delay_ms * rate / 1000)), rate
+        return res
+
     def check_rate(self, sample_rate) -> int:
         """A sample rate in Hz (None: the model's), or a one-line error."""
         if sample_rate is None:
@@ -249,19 +270,6 @@ def check_audio(x) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ModelInputError("audio holds NaN or infinite samples")
     return a
-
-
-def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Polyphase resampling (scipy's resample_poly, its default Kaiser window), float32 out."""
-    if int(from_rate) == int(to_rate):
-        return np.asarray(x, np.float32)
-    g = gcd(int(from_rate), int(to_rate))
-    return resample_poly(x, int(to_rate) // g, int(from_rate) // g).astype(np.float32)
-
-
-def fit_length(y: np.ndarray, n: int) -> np.ndarray:
-    """y cut or zero-padded to n samples (a resampling round trip can be a sample off)."""
-    return np.pad(y[:n], (0, max(0, n - len(y)))).astype(np.float32)
 
 
 def retime(value, n_from: int, n_to: int):

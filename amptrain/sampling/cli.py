@@ -12,12 +12,14 @@ import soundfile as sf
 
 from ampcap.cli import print_table
 from ampcap.errors import ConfigError, ModelError, SignalError
+from ampcap.files import write_json
 from ampcap.wav import SOFTWARE, wav_truncation, write_wav
 
 from ..plots import plot_knob_grid
-from .amp import MODES, AmpModel, model_path, read_info
+from .amp import MODES, AmpModel, model_path, read_info, resample
 from .automation import DEFAULT_SMOOTH_MS
 from .export import FORMATS, aida_x_note, check_knobs_for, dc_block_note, export
+from .match import MAX_DELAY_MS, STARTS, STEPS, check_fixed, check_pair, verify
 from .outputs import check_existing, check_output, parse_bool
 from .player_project import plugin_name
 
@@ -79,32 +81,32 @@ class GridValues(list):
     """A knob given as [v1, v2, ...]: render one file per value."""
 
 
-def read_di(path: Path, model_rate: int, log) -> tuple[np.ndarray, int]:
+def read_di(path: Path, model_rate: int, log, key: str = "input") -> tuple[np.ndarray, int]:
     """The DI as mono float32 at the file's own rate, and that rate. Stereo is mixed to mono, another
     rate than the model's is said in the log (the render resamples it in and back out); missing,
     unreadable, truncated, empty or NaN files are refused."""
     if not path.exists():
-        raise SignalError(f"input: {path}: no such file (check the path; relative paths start from the current directory)")
+        raise SignalError(f"{key}: {path}: no such file (check the path; relative paths start from the current directory)")
     if path.is_dir():
-        raise SignalError(f"input: {path}: is a directory; give an audio file")
+        raise SignalError(f"{key}: {path}: is a directory; give an audio file")
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises its own LibsndfileError / RuntimeError
-        raise SignalError(f"input: {path}: not a readable audio file ({' '.join(str(e).split())[:120]}); "
+        raise SignalError(f"{key}: {path}: not a readable audio file ({' '.join(str(e).split())[:120]}); "
                           "give a WAV, FLAC or AIFF file") from None
     cut = wav_truncation(path)
     if cut:
-        raise SignalError(f"input: {path}: the file is truncated (only {100 * cut[0] / cut[1]:.0f}% of the audio its "
+        raise SignalError(f"{key}: {path}: the file is truncated (only {100 * cut[0] / cut[1]:.0f}% of the audio its "
                           "header declares is there); copy or export it again")
     if audio.shape[0] == 0:
-        raise SignalError(f"input: {path}: the file holds no samples; give a recording")
+        raise SignalError(f"{key}: {path}: the file holds no samples; give a recording")
     if not np.all(np.isfinite(audio)):
-        raise SignalError(f"input: {path}: the file holds NaN or infinite samples; re-export it (e.g. as 24-bit PCM WAV)")
+        raise SignalError(f"{key}: {path}: the file holds NaN or infinite samples; re-export it (e.g. as 24-bit PCM WAV)")
     if audio.shape[1] > 1:
-        log(f"input: {path.name} has {audio.shape[1]} channels; rendering their mix (mono)")
+        log(f"{key}: {path.name} has {audio.shape[1]} channels; rendering their mix (mono)")
         audio = audio.mean(axis=1, keepdims=True)
     if sr != model_rate:
-        log(f"input: {path.name} is at {sr} Hz, the model at {model_rate} Hz; resampling in and back out")
+        log(f"{key}: {path.name} is at {sr} Hz, the model at {model_rate} Hz; resampling in and back out")
     return audio[:, 0].astype(np.float32), int(sr)
 
 
@@ -242,3 +244,89 @@ def cmd_knobs(args: list[str], log) -> int:
     print_table(amp.describe(), ["name", "range", "unit", "default"])
     print(f"\n{amp.net.hidden_size} LSTM units, {amp.net.conditioning} conditioning, {amp.sample_rate} Hz", file=sys.stderr)
     return 0
+
+
+MATCH_KEYS = {"run", "input", "target", "output", "render", "verify", "level", "starts", "steps", "max_delay_ms",
+              "seed", "dataset", "overwrite", "progress"}
+
+
+def cmd_match(args: list[str], log) -> int:
+    """`python -m amptrain match run=RUN input=DI.wav target=TONE.wav [fixed.NAME=VALUE ...] [--verify]`: the knob
+    settings whose output comes closest to the target; prints them and the figures, writes the matched render and
+    the result as JSON (beside the target unless render=/output= say where)."""
+    if any(a.startswith("knobs.") for a in args):
+        raise ConfigError("match: knobs.NAME is not an option here: hold a knob with fixed.NAME=VALUE (the others are searched)")
+    args = ["verify=true" if a == "--verify" else ("knobs." + a[len("fixed."):] if a.startswith("fixed.") else a) for a in args]
+    opts, fixed = parse_args(args, MATCH_KEYS, "match")
+    for key in ("run", "input", "target"):
+        if key not in opts:
+            raise ConfigError(f"match: {key}=... is required (python -m amptrain match run=RUN_DIR input=DI.wav target=TONE.wav)")
+    for n, v in fixed.items():
+        if not isinstance(v, (str, float)):
+            raise ConfigError(f"match: fixed.{n} must be one value, not a list or automation")
+    level = opts.get("level", "free")
+    if level not in ("free", "fixed"):
+        raise ConfigError(f"match: level '{level}' is not free (the target's recording level is found) or fixed (the amp's own)")
+    starts, steps, seed = (_int(opts.get(k, d), k, lo) for k, d, lo in (("starts", STARTS, 1), ("steps", STEPS, 1), ("seed", 0, 0)))
+    max_delay = _float(opts.get("max_delay_ms", MAX_DELAY_MS), "max_delay_ms")
+    if max_delay > 100:
+        raise ConfigError(f"match: max_delay_ms={max_delay:g}: at most 100 ms (a DI and its amp's output line up within milliseconds)")
+    do_verify, overwrite = parse_bool(opts.get("verify", "false"), "verify"), parse_bool(opts.get("overwrite", "false"), "overwrite")
+    progress = parse_bool(opts.get("progress", "true"), "progress")
+    target = Path(opts["target"])
+    inputs = (opts["input"], opts["target"], model_file(opts["run"]))
+    out_json = check_output(Path(opts.get("output") or target.with_name(f"{target.stem}_match.json")), (".json",), overwrite, inputs)
+    out_wav = check_output(Path(opts.get("render") or target.with_name(f"{target.stem}_match.wav")), (".wav",), overwrite, inputs)
+    info = read_info(opts["run"])  # everything given is checked before TensorFlow loads
+    fixed = check_fixed(info, fixed)
+    x, rate = read_di(Path(opts["input"]), info.sample_rate, log)
+    y, t_rate = read_di(target, info.sample_rate, lambda m: None, key="target")
+    if t_rate != rate:
+        log(f"target: {target.name} is at {t_rate} Hz, the DI at {rate} Hz; resampling the target to {rate} Hz")
+        y = resample(y, t_rate, rate)
+    check_pair(x, y, rate, max_delay)
+    plugin_cfg = None
+    if do_verify:
+        from ..report_html import load_run
+
+        plugin_cfg = load_run(info.source_file.parent, opts.get("dataset"))[3]["config"]["plugin"]
+    amp = AmpModel.load(opts["run"])
+    res = amp.match(x, y, rate, fixed=fixed, starts=starts, steps=steps, level=level, max_delay_ms=max_delay, seed=seed,
+                    progress=progress, log=log)
+    if plugin_cfg is not None:
+        log("match: rendering the found setting through the amp itself ...")
+        verify(res, x, y, rate, plugin_cfg, info.sample_rate, info.fixed_knobs)
+    print_match(res, fixed)
+    write_wav(out_wav, res.render, rate, SOFTWARE)
+    write_json(out_json, {**res.to_json(), "run": str(info.source_file), "input": str(opts["input"]), "target": str(target),
+                          "render": str(out_wav), "fixed": fixed, "level_mode": level})
+    log(f"wrote {out_wav} (the model at the found knobs, lined up with the target) and {out_json} ({res.seconds:.0f} s)")
+    return 0
+
+
+def print_match(res, fixed: dict) -> None:
+    """The found knobs (which the clip cannot tell, which were held) and the figures, for people."""
+    rows = [{"knob": n, "value": v, "note": "held (fixed.)" if n in fixed else
+             ("flat: this clip does not tell its value" if n in res.flat_knobs else "")} for n, v in res.knobs.items()]
+    print_table(rows, ["knob", "value", "note"])
+    b = res.bands_db
+    print(f"model at these knobs: ESR {res.esr:.4f} (pre-emphasised {res.esr_pre:.4f}); bands low {b['low']:+.2f} / "
+          f"mid {b['mid']:+.2f} / high {b['high']:+.2f} dB")
+    print(f"target: delay {res.delay_ms:+.2f} ms, polarity {'inverted' if res.polarity < 0 else 'as is'}, "
+          f"level {res.level_db:+.2f} dB against the model")
+    if res.plugin:
+        p = res.plugin["bands_db"]
+        print(f"the amp itself at these knobs: ESR {res.plugin['esr']:.4f}; bands low {p['low']:+.2f} / mid {p['mid']:+.2f} / "
+              f"high {p['high']:+.2f} dB")
+    for a in res.alike[:3]:
+        print(f"sounds alike (loss x{a['loss_x']:.2f}): " + ", ".join(f"{k}={v}" for k, v in a["knobs"].items()))
+
+
+def _int(text, key: str, lo: int) -> int:
+    try:
+        v = int(str(text))
+    except ValueError:
+        raise ConfigError(f"match: {key} '{text}' is not a whole number") from None
+    if v < lo:
+        raise ConfigError(f"match: {key}={v}: must be at least {lo}")
+    return v
