@@ -88,13 +88,18 @@ def check_pair(x: np.ndarray, y: np.ndarray, sample_rate: int, max_delay_ms: flo
     return np.pad(y[: len(x)], (0, max(0, len(x) - len(y))))
 
 
-def find_delay(pred: np.ndarray, target: np.ndarray, max_lag: int) -> tuple[int, int]:
-    """(lag, sign) maximising |sum_t target[t + lag] pred[t]| over |lag| <= max_lag: how late the target is, and
-    whether it is inverted (cross-correlation by FFT)."""
+def cross_correlation(pred: np.ndarray, target: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """sum_t target[t + lag] pred[t] at each lag (by FFT): how well target fits pred delayed by lag."""
     n = len(pred)
     xc = np.fft.irfft(np.fft.rfft(target, 2 * n) * np.conj(np.fft.rfft(pred, 2 * n)), 2 * n)
+    return xc[np.asarray(lags) % (2 * n)]
+
+
+def find_delay(pred: np.ndarray, target: np.ndarray, max_lag: int) -> tuple[int, int]:
+    """(lag, sign) maximising |cross-correlation| over |lag| <= max_lag: how late the target is, and whether it is
+    inverted."""
     lags = np.arange(-max_lag, max_lag + 1)
-    vals = xc[lags % (2 * n)]
+    vals = cross_correlation(pred, target, lags)
     i = int(np.argmax(np.abs(vals)))
     return int(lags[i]), (1 if vals[i] >= 0 else -1)
 
@@ -409,10 +414,8 @@ def clip_delay(render: np.ndarray, y: np.ndarray, lag: int, around: int, level_f
     The whole clip has the onsets a few short pieces of a sustained note may lack (a periodic tone fits at a lag a
     period off as well as at the right one)."""
     pe, ye = emphasise(np.asarray(render, np.float64), PRE_EMPHASIS), emphasise(np.asarray(y, np.float64), PRE_EMPHASIS)
-    n = len(pe)
-    xc = np.fft.irfft(np.fft.rfft(ye, 2 * n) * np.conj(np.fft.rfft(pe, 2 * n)), 2 * n)
     lags = np.arange(lag - around, lag + around + 1)
-    v = xc[lags % (2 * n)]
+    v = cross_correlation(pe, ye, lags)
     return int(lags[np.argmax(np.abs(v) if level_free else sign * v)])
 
 
