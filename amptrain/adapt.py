@@ -85,9 +85,14 @@ def pick(points: np.ndarray, errors: np.ndarray, n: int, pool: float, seed: int)
     return sorted(chosen, key=lambda i: -errors[i])
 
 
-def round_deadline(r: int, rounds: int, total_s: float) -> float:
-    """Wall seconds (everything counted) by which training round `r` of 0..rounds ends: equal shares."""
-    return total_s * (r + 1) / (rounds + 1)
+SHARES = ("equal", "settings")
+
+
+def round_deadline(r: int, plan: RoundPlan, total_s: float, shares: str = "equal") -> float:
+    """Wall seconds (everything counted) by which training round `r` of 0..plan.rounds ends: equal shares, or
+    shares in proportion to the settings each round trains on (`settings`: as many epochs in every round)."""
+    sizes = [1.0 if shares == "equal" else plan.initial + i * plan.picks for i in range(plan.rounds + 1)]
+    return total_s * sum(sizes[: r + 1]) / sum(sizes)
 
 
 def probe_errors(model, probe_x: np.ndarray, targets: list, knobs: list[dict], settings: list[dict], sr: int,
@@ -276,7 +281,7 @@ def train_round(c: Context, r: int, train_data: SplitData, state: dict, total_s:
     over = doc["overhead_seconds"]
     per_round = over / (r + 1)   # the overhead so far, per round, expected again for each round left
     horizon = max(total_s - over - per_round * (c.plan.rounds - r), 60.0)
-    stop = round_deadline(r, c.plan.rounds, total_s) - over
+    stop = round_deadline(r, c.plan, total_s, c.cfg["adapt"]["shares"]) - over
     if state["batch"]:    # the epoch stopped mid-way on other data: the next starts on this round's
         state.update(epoch=state["epoch"] + 1, batch=0)
     state.update(done=False, stop_reason=None)
@@ -342,6 +347,7 @@ def check_adapt(cfg: dict) -> None:
              ("adapt.initial", 0 < a["initial"] < 1, "must be in (0, 1): the budget's share captured first"),
              ("adapt.candidates", a["candidates"] >= 1, "must be at least 1"),
              ("adapt.probe_s", a["probe_s"] > 0, "must be > 0 (seconds of DI per probe)"),
+             ("adapt.shares", a["shares"] in SHARES, f"must be one of {', '.join(SHARES)}"),
              ("adapt.pool", 0 < a["pool"] <= 1, "must be in (0, 1]: the worst share of the probes the picks come from"),
              ("adapt.budget", a["budget"] is None or a["budget"] >= 2, "must be at least 2 settings (or null: the design's)")]
     for key, ok, why in rules:

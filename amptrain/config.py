@@ -93,6 +93,7 @@ class AdaptConfig:
     candidates: int = MISSING           # probes per round
     probe_s: float = MISSING            # seconds of DI per probe
     pool: float = MISSING               # the picks are clustered from this worst share of the probes
+    shares: str = MISSING               # the wall budget's split between rounds: equal, or settings (as the data grows)
 
 
 @dataclass

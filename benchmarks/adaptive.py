@@ -28,19 +28,25 @@ EVAL_OVERRIDES = ["sweep=default", "sweep.seed=101", "sweep.n_train=2", "sweep.n
                   "signal.test_fraction=0.5", "signal.val_fraction=0.1", "progress=false"]
 
 
+SHARP = ["adapt=probes", "adapt.probe_s=1.0", "adapt.pool=0.15", "adapt.shares=settings"]
+# Each variant's overrides; {experiment} and {half} (half the design's training settings) are filled in.
+VARIANTS = {
+    "sobol": ["dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol']"],
+    "adapt": ["adapt=probes"],
+    "adapt-half": ["adapt=probes", "adapt.budget={half}"],
+    # the control of adapt-half: the design's first half, captured on its own
+    "sobol-half": ["dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol-half','sweep.n_train={half}']"],
+    # sharper picks (session 21): 4x the candidates at half the probe length, picks from the worst 15 %, the wall
+    # budget shared in proportion to the settings each round trains on
+    "adapt-sharp": [*SHARP, "adapt.candidates=1024"],
+    "adapt-sharp-half": [*SHARP, "adapt.candidates=512", "adapt.budget={half}"],
+}
+
+
 def variant_overrides(name: str, experiment: str, n_train: int) -> list[str]:
-    if name == "sobol":
-        return [f"dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol']"]
-    if name == "adapt":
-        return ["adapt=probes"]
-    if name == "adapt-half":
-        return ["adapt=probes", f"adapt.budget={n_train // 2}"]
-    if name == "sobol-half":   # the control of adapt-half: the design's first half, captured on its own
-        return [f"dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol-half','sweep.n_train={n_train // 2}']"]
-    raise SystemExit(f"error: unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
-
-
-VARIANTS = ("sobol", "adapt", "adapt-half", "sobol-half")
+    if name not in VARIANTS:
+        raise SystemExit(f"error: unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
+    return [o.format(experiment=experiment, half=n_train // 2) for o in VARIANTS[name]]
 
 
 def experiment_capture(experiment: str) -> tuple[str, int, float]:

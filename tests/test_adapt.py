@@ -14,7 +14,7 @@ from capture.probe import plugin_seconds, probe_signal, render_probes
 from capture.sweep import candidate_points, design_errors, plan
 from tests.conftest import error_lines, run_cli
 
-ADAPT = {"rounds": 3, "initial": 0.25, "budget": None, "candidates": 256, "probe_s": 2.0, "pool": 0.25}
+ADAPT = {"rounds": 3, "initial": 0.25, "budget": None, "candidates": 256, "probe_s": 2.0, "pool": 0.25, "shares": "equal"}
 
 
 def test_the_round_plan_spends_the_budget_probes_included():
@@ -30,8 +30,11 @@ def test_a_budget_too_small_for_its_probes_names_the_key():
         plan_rounds({**ADAPT, "budget": 40}, 512, 31.0, 3.1)
 
 
-def test_round_deadlines_share_the_wall_budget_equally():
-    assert [round_deadline(r, 3, 1200.0) for r in range(4)] == [300.0, 600.0, 900.0, 1200.0]
+def test_round_deadlines_share_the_wall_budget_equally_or_as_the_data_grows():
+    p = plan_rounds(ADAPT, 512, setting_plugin_s=31.0, probe_plugin_s=3.1)   # 128 settings, then 102 more a round
+    assert [round_deadline(r, p, 1200.0) for r in range(4)] == [300.0, 600.0, 900.0, 1200.0]
+    by_settings = [round_deadline(r, p, 1124.0, "settings") for r in range(4)]   # 128 + 230 + 332 + 434 = 1124
+    assert by_settings == pytest.approx([128.0, 358.0, 690.0, 1124.0])
 
 
 def test_picks_are_the_worst_of_each_region_where_the_model_errs():
