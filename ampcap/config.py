@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 from hydra import compose as hydra_compose
@@ -111,7 +112,8 @@ def compose(config_name: str, overrides: list[str], config_dir: str | None = Non
         with hydra_session(overrides, config_dir, schemas) as ov:
             return hydra_compose(config_name=config_name, overrides=ov)
     except (HydraException, OmegaConfBaseException, ValueError) as e:
-        raise ConfigError(f"config: {compose_message(e, overrides, schemas)}") from None
+        msg = compose_message(e, overrides, schemas)
+        raise ConfigError(msg if msg.startswith("config key ") else f"config: {msg}") from None
 
 
 def compose_message(e: Exception, overrides: list[str], schemas: dict[str, type] | None) -> str:
@@ -158,7 +160,7 @@ def schema_fields(schemas: dict[str, type] | None, name: str) -> list[str]:
 def validate(cfg: DictConfig, schema: type) -> DictConfig:
     """Merge onto the dataclass schema (unknown keys and wrong types -> one line naming the key)."""
     try:
-        plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))  # drop typing Hydra relaxed for "+key"
+        plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))  # drop typing Hydra relaxed for "+key"
         merged = OmegaConf.merge(OmegaConf.structured(schema), plain)
         OmegaConf.resolve(merged)
         missing = sorted(OmegaConf.missing_keys(merged))
@@ -189,4 +191,11 @@ def changed_keys(old: dict | None, new: dict | None, ignore: set = frozenset()) 
 
 
 def to_dict(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True)
+    """A config as plain Python (a choice's enum as its string)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def choices(name: str, values) -> type[StrEnum]:
+    """The enum of a config key's choices (a StrEnum: each member equals its string, so code compares and prints
+    it as one); OmegaConf names the key and lists the choices when a value is not one of them."""
+    return StrEnum(name, [(v, v) for v in values])

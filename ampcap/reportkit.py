@@ -1,14 +1,16 @@
 """Pieces shared by the listening reports (capture/report.py for datasets, amptrain/report_html.py for
-runs): one self-contained HTML page (inline CSS, a little plain JavaScript, inline SVG charts), audio
+runs): one self-contained HTML page (its CSS and plain JavaScript, report_assets/, inlined; inline SVG charts), audio
 excerpts as 16-bit FLAC files beside it, spectra for the charts, and an atomic swap of the files."""
 from __future__ import annotations
 
+import functools
 import html
 import io
 import json
 import math
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -279,14 +281,20 @@ def table(headers: list[str], rows: list[list], cls: str = "") -> str:
 
 # --- the page and its files ----------------------------------------------------------------------
 
+@functools.cache
+def asset(name: str) -> str:
+    """The report page's stylesheet or script (package data: ampcap/report_assets/), inlined into every page."""
+    return (resources.files("ampcap") / "report_assets" / name).read_text(encoding="utf-8")
+
+
 def page(title: str, subtitle: str, nav: list[tuple[str, str]], body: str, data: dict) -> str:
     links = "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in nav)
     blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(title)}</title>'
-            f'<style>{CSS}</style></head><body><header><h1>{esc(title)}</h1><p class="sub">{subtitle}</p>'
+            f'<style>{asset("report.css")}</style></head><body><header><h1>{esc(title)}</h1><p class="sub">{subtitle}</p>'
             f'<nav>{links}</nav></header><main>{body}</main>'
-            f'<script type="application/json" id="report-data">{blob}</script><script>{JS}</script></body></html>\n')
+            f'<script type="application/json" id="report-data">{blob}</script><script>{asset("report.js")}</script></body></html>\n')
 
 
 class ReportFiles:
@@ -341,134 +349,3 @@ class ReportFiles:
             log(f"report: {out} ({(out.stat().st_size + self.total) / 1e6:.1f} MB with its audio)")
         return out
 
-
-CSS = """
-:root{--fg:#1d2330;--mut:#5b6474;--bg:#f6f7f9;--card:#fff;--line:#dde1e7;--a:#2f6db5;--b:#e0731e;--d:#7a7f8a}
-*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-header{background:#1d2330;color:#fff;padding:18px 28px 10px}header h1{margin:0;font-size:22px}
-.sub{margin:4px 0 8px;color:#c9cfda}nav a{color:#9cc2ff;margin-right:16px;text-decoration:none;font-size:14px}
-main{max-width:1180px;margin:0 auto;padding:8px 24px 40px}section{background:var(--card);border:1px solid var(--line);
-border-radius:8px;padding:14px 20px;margin:16px 0}h2{font-size:18px;margin:4px 0 10px}h3{font-size:15px;margin:12px 0 6px}
-table{border-collapse:collapse;font-size:13.5px;margin:6px 0}
-th,td{border-bottom:1px solid var(--line);padding:3px 10px 3px 0;text-align:left;vertical-align:top}
-th{color:var(--mut);font-weight:600}td.num,th.num{text-align:right}.big{font-size:26px;font-weight:700}
-.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:150px}
-.card .lab{color:var(--mut);font-size:12.5px}.good{color:#1d7a3a}.fair{color:#b36b00}.poor{color:#b3262e}
-img.plot{max-width:100%;border:1px solid var(--line);border-radius:6px;margin:4px 0}
-.group{border:1px solid var(--line);border-radius:8px;padding:10px 12px;margin:8px 0;background:#fbfcfd}
-.group.playing{border-color:var(--a);box-shadow:0 0 0 2px #2f6db522}
-.transport{display:flex;align-items:center;gap:10px}.transport .seek{flex:1}.time{font:13px ui-monospace,monospace;color:var(--mut);min-width:110px}
-button{font:inherit;font-size:13.5px;padding:4px 12px;border:1px solid #b8c0cc;border-radius:6px;background:#fff;cursor:pointer}
-button.play{min-width:92px;font-weight:600}button.on{background:var(--fg);color:#fff;border-color:var(--fg)}
-.choices{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin-top:8px}.matchl{font-size:13px;color:var(--mut)}
-.knobrow{display:flex;align-items:flex-start;gap:14px;margin-top:10px}
-.readout{font-size:13.5px;color:var(--mut)}.kname{font-weight:600;min-width:60px}.kslider{width:360px}
-.kslider input{width:100%;margin:0}.ticks{position:relative;height:16px;font-size:11.5px;color:var(--mut)}
-.ticks span{position:absolute;transform:translateX(-50%);white-space:nowrap}
-svg.spectrum{width:100%;max-width:640px;height:auto;display:block;margin-top:8px}svg .plotbg{fill:#fff;stroke:var(--line)}
-svg .grid{stroke:#eceef2}svg .tick{font-size:10.5px;fill:var(--mut)}svg .axis{font-size:11.5px;fill:var(--fg)}
-svg .ctitle{font-size:12px;fill:var(--fg);font-weight:600}svg polyline{fill:none;stroke-linejoin:round}
-svg polyline.avg{stroke:#888;stroke-dasharray:4 3;stroke-width:1.2}.legend{font-size:12.5px;color:var(--mut);margin:4px 0}
-.key{margin-right:12px;white-space:nowrap}.key i{display:inline-block;width:14px;height:3px;margin-right:5px;vertical-align:middle}
-.key svg{margin-right:4px;vertical-align:-1px}.hint{font-size:12.5px;color:var(--mut)}.charts{display:flex;flex-wrap:wrap;gap:6px}
-.ab{display:grid;grid-template-columns:minmax(0,1fr) 300px;gap:14px;align-items:start;border-top:1px solid var(--line);padding-top:10px;margin-top:10px}
-.ab .facts{font-size:13.5px}.warn{color:#8a4b00}.fail{color:#b3262e}details summary{cursor:pointer;color:var(--a)}
-.explain p{margin:6px 0;max-width:860px}code{background:#eef0f3;padding:0 4px;border-radius:3px}
-"""
-
-JS = r"""
-"use strict";
-(() => {
-  const data = JSON.parse(document.getElementById("report-data").textContent);
-  let current = null;
-  const fmt = t => { t = Math.max(0, t || 0); const m = Math.floor(t / 60); return m + ":" + (t - 60 * m).toFixed(1).padStart(4, "0"); };
-  const play = a => { const p = a.play(); if (p) p.catch(() => {}); };
-  class Group {
-    constructor(el) {
-      this.el = el; this.audios = [...el.querySelectorAll("audio")]; this.index = 0; this.playing = false;
-      this.btn = el.querySelector("button.play"); this.seek = el.querySelector("input.seek");
-      this.time = el.querySelector(".time"); this.match = el.querySelector("input.match");
-      this.buttons = [...el.querySelectorAll("[data-choose]")];
-      this.spec = (data.spectra || {})[el.dataset.group]; this.svg = el.querySelector("svg.spectrum");
-      this.btn.addEventListener("click", () => (this.playing ? this.pause() : this.start()));
-      this.seek.addEventListener("input", () => { const a = this.active; if (a.duration) a.currentTime = this.seek.value / 1000 * a.duration; this.show(); });
-      this.buttons.forEach(b => b.addEventListener("click", () => this.choose(+b.dataset.choose)));
-      const t = el.querySelector("button.toggle");
-      if (t) t.addEventListener("click", () => this.choose(this.index === 0 ? 1 : 0));
-      if (this.match) this.match.addEventListener("change", () => this.levels());
-      this.audios.forEach(a => {
-        a.addEventListener("timeupdate", () => { if (a === this.active) this.show(); });
-        a.addEventListener("loadedmetadata", () => this.show());
-        a.addEventListener("ended", () => { if (a === this.active) this.pause(); });
-      });
-      this.slider = el.querySelector("input.knob");
-      if (this.slider) {
-        this.values = JSON.parse(el.dataset.values); this.labels = JSON.parse(el.dataset.labels);
-        this.slider.addEventListener("input", () => this.slide());
-        this.slide();
-      }
-      this.levels(); this.mark(); this.show();
-    }
-    get active() { return this.audios[this.index]; }
-    levels() { const on = !this.match || this.match.checked; this.audios.forEach(a => { a.volume = Math.min(1, on ? parseFloat(a.dataset.gain) : 1); }); }
-    start() {
-      if (current && current !== this) current.pause();
-      current = this; this.playing = true; play(this.active);
-      this.btn.innerHTML = "&#10074;&#10074; Pause"; this.el.classList.add("playing"); this.tick();
-    }
-    pause() {
-      this.playing = false; this.audios.forEach(a => a.pause());
-      this.btn.innerHTML = "&#9654; Play"; this.el.classList.remove("playing"); this.show();
-    }
-    choose(i) {
-      if (i === this.index || i < 0 || i >= this.audios.length) return;
-      const from = this.active, to = this.audios[i], t = from.currentTime;
-      from.pause(); to.currentTime = t; this.index = i; this.mark();
-      if (this.playing) play(to);
-      this.show();
-    }
-    slide() {
-      const v = parseFloat(this.slider.value); let best = 0;
-      this.values.forEach((x, i) => { if (Math.abs(x - v) < Math.abs(this.values[best] - v)) best = i; });
-      this.choose(best);
-      const r = this.el.querySelector(".readout");
-      if (r) r.textContent = this.el.dataset.discrete ? "playing: " + this.labels[best]
-        : "set to " + (+v.toFixed(2)) + " \u2192 playing the render at " + this.labels[best];
-      this.mark();
-    }
-    mark() {
-      this.buttons.forEach(b => b.classList.toggle("on", +b.dataset.choose === this.index));
-      this.el.dataset.active = this.index;
-      this.el.querySelectorAll(".legend .key[data-series]").forEach(k => { k.style.fontWeight = +k.dataset.series === this.index ? "700" : "400"; });
-    }
-    show() {
-      const a = this.active, d = a.duration || 0;
-      this.time.textContent = fmt(a.currentTime) + " / " + fmt(d);
-      if (d && document.activeElement !== this.seek) this.seek.value = Math.round(1000 * a.currentTime / d);
-      this.draw();
-    }
-    tick() { if (!this.playing) return; this.show(); requestAnimationFrame(() => this.tick()); }
-    draw() {
-      const s = this.spec; if (!s || !this.svg) return;
-      const y = d => s.y0 + (s.top - Math.max(s.bottom, Math.min(s.top, d))) / (s.top - s.bottom) * (s.y1 - s.y0);
-      const pts = vals => vals.map((v, i) => s.xs[i] + "," + y(v).toFixed(1)).join(" ");
-      const t = this.active.currentTime || 0;
-      this.svg.querySelectorAll("polyline.line").forEach(l => {
-        const i = +l.dataset.series, ser = s.series[i], shown = i === this.index || s.always.includes(i);
-        const f = ser.frames[Math.min(ser.frames.length - 1, Math.floor(t / s.hop))];
-        l.setAttribute("points", shown ? pts(f) : "");
-        l.setAttribute("stroke-width", i === this.index ? "2.4" : "1.3");
-        l.setAttribute("opacity", i === this.index ? "1" : "0.55");
-      });
-      this.svg.querySelector("polyline.avg").setAttribute("points", pts(s.series[this.index].avg));
-    }
-  }
-  const groups = [...document.querySelectorAll(".group")].map(el => new Group(el));
-  document.addEventListener("keydown", e => {
-    if (!current || e.target.matches("input[type=range]")) return;
-    if (e.key === "t" || e.key === "T") current.choose(current.index === 0 ? 1 : 0);
-    if (e.key === " ") { e.preventDefault(); current.playing ? current.pause() : current.start(); }
-  });
-  window.ampcapReport = { groups };
-})();
-"""

@@ -22,6 +22,7 @@ from ampcap.files import atomic_copy, write_json
 from . import checkpoint
 from .conditioning import encode
 from .data import SplitData, load_split
+from .train_state import TrainState
 
 STATE = "adapt.json"
 FORMAT = "ampcap-adapt"
@@ -83,9 +84,6 @@ def pick(points: np.ndarray, errors: np.ndarray, n: int, pool: float, seed: int)
     chosen = [int(top[labels == c][0]) for c in range(k) if np.any(labels == c)]   # top is worst first
     chosen += [int(i) for i in top if int(i) not in chosen][: k - len(chosen)]
     return sorted(chosen, key=lambda i: -errors[i])
-
-
-SHARES = ("equal", "settings")
 
 
 def round_deadline(r: int, plan: RoundPlan, total_s: float, shares: str = "equal") -> float:
@@ -208,15 +206,14 @@ class Context:
     log: object
 
 
-def rounds(c: Context, state: dict | None) -> dict:
+def rounds(c: Context, state: TrainState | None) -> TrainState:
     """Train, probe and capture, round after round, from the step the loop's state file names; returns the
     trainer's final state."""
     from .evaluate import evaluate
-    from .train import new_state
 
     t, loop = c.cfg["trainer"], c.loop
     ckpt = loop.path.parent / "checkpoints"
-    state = state or new_state(t["learning_rate"])
+    state = state or TrainState(lr=t["learning_rate"])
     total_s = 60.0 * t["max_minutes"]
     pre = c.cfg["loss"]["pre_emphasis"]
     while loop.doc["step"] != "done":
@@ -228,9 +225,9 @@ def rounds(c: Context, state: dict | None) -> dict:
             atomic_copy(ckpt / "best.npz", ckpt / f"round-{r}.npz")   # the round's kept model: what the probes measure
             checkpoint.load(ckpt / "best.npz", c.model)
             h, _ = evaluate(c.model, c.test, c.sr, pre, t["eval_chunk"], t["eval_overlap"])
-            rec = loop.record(r, train_settings=len(train_data.settings), val_esr=state["history"][-1]["val_esr"],
+            rec = loop.record(r, train_settings=len(train_data.settings), val_esr=state.history[-1]["val_esr"],
                               heldout_esr=round(h["esr"], 5), heldout_worst=round(max(x["esr"] for x in h["per_setting"]), 5),
-                              train_minutes=round(state["elapsed_seconds"] / 60, 2))
+                              train_minutes=round(state.elapsed_seconds / 60, 2))
             checkpoint.load(ckpt / "last.npz", c.model, c.optimizer)   # the trained weights (not the average) go on
             loop.doc["step"] = "done" if r >= c.plan.rounds else "probe"
         elif step == "probe":
@@ -242,7 +239,7 @@ def rounds(c: Context, state: dict | None) -> dict:
             capture_step(c.ccfg, loop, c.plan, c.cfg, c.log)
         loop.doc["overhead_seconds"] += time.monotonic() - t1
         if step == "train":
-            rec["wall_minutes"] = round((state["elapsed_seconds"] + loop.doc["overhead_seconds"]) / 60, 2)
+            rec["wall_minutes"] = round((state.elapsed_seconds + loop.doc["overhead_seconds"]) / 60, 2)
             c.log(f"adaptive round {r}: {rec['train_settings']} training settings, held-out ESR {rec['heldout_esr']:.4f} "
                   f"(worst {rec['heldout_worst']:.4f}) after {rec['wall_minutes']:.1f} min")
         loop.save()
@@ -272,7 +269,7 @@ def write_config(run: Path, cfg: dict) -> None:
         atomic_write_bytes(run / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)).encode())
 
 
-def train_round(c: Context, r: int, train_data: SplitData, state: dict, total_s: float) -> dict:
+def train_round(c: Context, r: int, train_data: SplitData, state: TrainState, total_s: float) -> TrainState:
     """Train round r until its share of the wall budget (what the loop spent outside training counted); the
     learning-rate schedule runs over the training time the whole budget leaves, re-estimated each round."""
     from .train import fit
@@ -282,13 +279,13 @@ def train_round(c: Context, r: int, train_data: SplitData, state: dict, total_s:
     per_round = over / (r + 1)   # the overhead so far, per round, expected again for each round left
     horizon = max(total_s - over - per_round * (c.plan.rounds - r), 60.0)
     stop = round_deadline(r, c.plan, total_s, c.cfg["adapt"]["shares"]) - over
-    if state["batch"]:    # the epoch stopped mid-way on other data: the next starts on this round's
-        state.update(epoch=state["epoch"] + 1, batch=0)
+    if state.batch:    # the epoch stopped mid-way on other data: the next starts on this round's
+        state.update(epoch=state.epoch + 1, batch=0)
     state.update(done=False, stop_reason=None)
     c.log(f"adaptive round {r}: training on {len(train_data.settings)} settings until {stop / 60:.1f} min of training")
     return fit(c.model, c.optimizer, c.tbptt, train_data, c.val, {**t, "max_minutes": horizon / 60}, c.sr,
                c.cfg["loss"]["pre_emphasis"], c.loop.path.parent / "checkpoints", state, None, log=c.log,
-               balance=c.cfg["loss"]["balance_settings"], stop_minutes=stop / 60)
+               stop_minutes=stop / 60)
 
 
 def probe_round(c: Context, r: int, manifest: dict) -> None:
@@ -347,7 +344,6 @@ def check_adapt(cfg: dict) -> None:
              ("adapt.initial", 0 < a["initial"] < 1, "must be in (0, 1): the budget's share captured first"),
              ("adapt.candidates", a["candidates"] >= 1, "must be at least 1"),
              ("adapt.probe_s", a["probe_s"] > 0, "must be > 0 (seconds of DI per probe)"),
-             ("adapt.shares", a["shares"] in SHARES, f"must be one of {', '.join(SHARES)}"),
              ("adapt.pool", 0 < a["pool"] <= 1, "must be in (0, 1]: the worst share of the probes the picks come from"),
              ("adapt.budget", a["budget"] is None or a["budget"] >= 2, "must be at least 2 settings (or null: the design's)")]
     for key, ok, why in rules:

@@ -1,5 +1,5 @@
-"""A run's parts built from its config: the plan (run directory, dataset, knobs), the model (conf/model's
-`_target_`), its optimiser and the truncated-BPTT trainer, seeded; the trainer's state, new or restored from
+"""A run's parts built from its config: the plan (run directory, dataset, knobs), the model, the loss and the
+optimiser (each its group's `_target_`, hydra.utils.instantiate) and the truncated-BPTT trainer, seeded; the trainer's state, new or restored from
 the last checkpoint. Shared by a plain run (amptrain/run.py) and an adaptive one (amptrain/adapt.py)."""
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from hydra.utils import instantiate
 from . import checkpoint
 from .cluster import broadcast_json
 from .data import SplitData
-from .losses import make_loss
 from .tbptt import TBPTT
-from .train import new_state
+from .train_state import TrainState
 
 
 @dataclass
@@ -39,17 +38,17 @@ def usable_cores() -> int:
 def build(cfg: dict, p: Plan, train_data: SplitData, strategy, dc_block_hz: float = 0.0):
     """The model (conf/model: `_target_` and its keys, plus what the dataset says), its optimiser,
     and the truncated-BPTT trainer, seeded."""
-    t, lc = cfg["trainer"], cfg["loss"]
+    t = cfg["trainer"]
     keras.utils.set_random_seed(t["seed"])
     with strategy.scope():
-        model = instantiate({k: v for k, v in cfg["model"].items() if k != "dc_block"}, n_cond=train_data.cond.shape[1],
-                            knobs=p.knobs, sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed,
-                            dc_block_hz=dc_block_hz, _convert_="all").build_weights()
-        optimizer = keras.optimizers.Adam(t["learning_rate"], clipnorm=t["clipnorm"])
-    model.fused_splits = (t["lstm_splits"] or usable_cores()) if t["fused_lstm"] else 0
-    loss = make_loss(lc["pre_emphasis"], lc["esr_weight"], lc["dc_weight"], lc["stft_weight"], lc["plain_weight"],
-                     lc["low_weight"], lc["low_pool"])
-    return model, optimizer, TBPTT(model, optimizer, loss, t["warmup"], t["window"], strategy=strategy)
+        model = instantiate(cfg["model"], n_cond=train_data.cond.shape[1], knobs=p.knobs,
+                            sample_rate=int(p.manifest["sample_rate"]), fixed_knobs=p.fixed, dc_block_hz=dc_block_hz,
+                            fused_splits=(t["lstm_splits"] or usable_cores()) if t["fused_lstm"] else 0,
+                            _convert_="all").build_weights()
+        optimizer = instantiate(cfg["optimizer"], learning_rate=t["learning_rate"])
+    loss = instantiate(cfg["loss"])
+    return model, optimizer, TBPTT(model, optimizer, loss, warmup=t["warmup"], window=t["window"], clipnorm=t["clipnorm"],
+                                   strategy=strategy)
 
 
 def dc_block_line(mode: str, cutoff_hz: float, share: float) -> str:
@@ -63,22 +62,22 @@ def dc_block_line(mode: str, cutoff_hz: float, share: float) -> str:
             "so the model keeps it)")
 
 
-def restore(cfg: dict, p: Plan, model, optimizer, tbptt, chief: bool, multi: bool, log) -> dict:
+def restore(cfg: dict, p: Plan, model, optimizer, tbptt, chief: bool, multi: bool, log) -> TrainState:
     """The trainer's state: new, or the last checkpoint's (the chief reads it and hands it, weights
     and optimiser too, to every worker). A finished run may be extended by a longer budget."""
     t = cfg["trainer"]
-    state = new_state(t["learning_rate"])
+    state = TrainState(lr=t["learning_rate"])
     if p.resuming and chief:
-        state = {**new_state(t["learning_rate"]), **checkpoint.load(p.run / "checkpoints" / "last.npz", model, optimizer)}
-        if state["done"] and state["stop_reason"].startswith(("max_epochs", "max_minutes")) and state["epoch"] < t["max_epochs"] \
-                and not (t["max_minutes"] and state["elapsed_seconds"] / 60 >= t["max_minutes"]):
+        state = TrainState.from_json(checkpoint.load(p.run / "checkpoints" / "last.npz", model, optimizer), t["learning_rate"])
+        if state.done and state.stop_reason.startswith(("max_epochs", "max_minutes")) and state.epoch < t["max_epochs"] \
+                and not (t["max_minutes"] and state.elapsed_seconds / 60 >= t["max_minutes"]):
             state.update(done=False, stop_reason=None)
     if multi and p.resuming:  # the chief's checkpoint to every worker: no worker reads the run directory
-        state = broadcast_json(tbptt.strategy, state if chief else None)
+        state = TrainState.from_json(broadcast_json(tbptt.strategy, state.to_json() if chief else None), t["learning_rate"])
         variables = list(model.weights) + list(optimizer.variables)
         for v, a in zip(variables, tbptt.broadcast([np.asarray(v) for v in variables])):
             v.assign(a.astype(v.dtype))
     if p.resuming:
-        log(f"continuing after epoch {state['epoch']} (best validation ESR {state['best_val']})" if not state["done"]
+        log(f"continuing after epoch {state.epoch} (best validation ESR {state.best_val})" if not state.done
             else "training had finished; redoing the final evaluation")
     return state

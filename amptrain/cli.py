@@ -64,7 +64,8 @@ def cmd_train(args) -> int:
 
 def cmd_report(args: list[str]) -> int:
     """`python -m amptrain report run=RUN [dataset=DIR] [grid=N]`: (re)write RUN/report.html."""
-    from .report_html import GRID, load_run, write_run_report
+    from .finished_run import Run
+    from .report_html import GRID, write_run_report
     from .sampling.amp import model_path, read_info
     from .sampling.cli import parse_args
 
@@ -81,7 +82,7 @@ def cmd_report(args: list[str]) -> int:
         raise ConfigError(f"report: grid={grid}: give 2..21 renders per knob")
     run = model_path(opts["run"]).parent   # a run directory, an experiment's runs folder or a model.keras
     read_info(run)                          # a damaged model file is one line, before TensorFlow loads
-    load_run(run, opts.get("dataset"))      # and so are a missing metrics.json or dataset
+    Run.open(run, opts.get("dataset"))      # and so are a missing metrics.json or dataset
     out = write_run_report(run, log=log, dataset=opts.get("dataset"), grid=grid)
     print(f"ok: {out}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+CONDITIONING = ("concat", "film", "none")   # how the knob features enter the model (amptrain/model.py)
+
 
 def n_features(knobs: list[dict]) -> int:
     return sum(len(k["choices"]) if k["kind"] == "discrete" else 1 for k in knobs)

@@ -2,6 +2,8 @@
 error. Each has a numpy form (metrics on whole files) and a TensorFlow form (training) that agree."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # FIR pre-emphasis filters, coefficients of x[n], x[n-1], x[n-2].
@@ -120,21 +122,31 @@ def tf_low_esr(y, y_hat, pool: int = 96, w=None):
     return tf_esr(low(y), low(y_hat), "none", w)
 
 
-def make_loss(pre_emphasis: str = "hp", esr_weight: float = 0.75, dc_weight: float = 0.25, stft_weight: float = 0.0,
-              plain_weight: float = 0.0, low_weight: float = 0.0, low_pool: int = 96):
-    """loss(y, y_hat, w=None) on (batch, time) tensors: esr_weight*ESR_pre + plain_weight*ESR (no
-    pre-emphasis) + low_weight*ESR of the low band (`tf_low_esr`) + dc_weight*DC (+ stft_weight*STFT);
-    w: optional row weights (batch,)."""
-    pre_emphasis_coeffs(pre_emphasis)
+@dataclass(frozen=True)
+class Loss:
+    """The training loss on (batch, time) tensors, `loss(y, y_hat, w=None)` (w: optional row weights (batch,)):
+    esr_weight*ESR_pre + plain_weight*ESR (no pre-emphasis) + low_weight*ESR of the low band (`tf_low_esr`)
+    + dc_weight*DC (+ stft_weight*STFT). `balance_settings`: the trainer weights each setting's rows by 1/its
+    energy, so quiet settings count as much as loud ones (conf/loss: its arguments)."""
 
-    def loss(y, y_hat, w=None):
-        total = esr_weight * tf_esr(y, y_hat, pre_emphasis, w) + dc_weight * tf_dc(y, y_hat, w)
-        if plain_weight:
-            total = total + plain_weight * tf_esr(y, y_hat, "none", w)
-        if low_weight:
-            total = total + low_weight * tf_low_esr(y, y_hat, low_pool, w)
-        if stft_weight:
-            total = total + stft_weight * tf_stft_loss(y, y_hat)
+    pre_emphasis: str = "hp"
+    esr_weight: float = 0.75
+    dc_weight: float = 0.25
+    stft_weight: float = 0.0
+    plain_weight: float = 0.0
+    low_weight: float = 0.0
+    low_pool: int = 96
+    balance_settings: bool = False
+
+    def __post_init__(self):
+        pre_emphasis_coeffs(self.pre_emphasis)   # an unknown name is a one-line error here, not at the first batch
+
+    def __call__(self, y, y_hat, w=None):
+        total = self.esr_weight * tf_esr(y, y_hat, self.pre_emphasis, w) + self.dc_weight * tf_dc(y, y_hat, w)
+        if self.plain_weight:
+            total = total + self.plain_weight * tf_esr(y, y_hat, "none", w)
+        if self.low_weight:
+            total = total + self.low_weight * tf_low_esr(y, y_hat, self.low_pool, w)
+        if self.stft_weight:
+            total = total + self.stft_weight * tf_stft_loss(y, y_hat)
         return total
-
-    return loss

@@ -18,8 +18,7 @@ import keras
 from keras import layers, ops
 
 from . import fused_lstm
-
-CONDITIONING = ("concat", "film", "none")
+from .conditioning import CONDITIONING
 
 
 @keras.saving.register_keras_serializable(package="ampcap")
@@ -47,7 +46,8 @@ class AmpNet(keras.Model):
 
     def __init__(self, hidden_size: int = 32, n_cond: int = 0, conditioning: str = "concat",
                  film_units: int = 16, skip: bool = False, level: bool = False, drive: bool = False, knobs: list | None = None,
-                 sample_rate: int = 48000, fixed_knobs: dict | None = None, dc_block_hz: float = 0.0, **kw):
+                 sample_rate: int = 48000, fixed_knobs: dict | None = None, dc_block_hz: float = 0.0, dc_block: str = "auto",
+                 fused_splits: int = 1, **kw):
         super().__init__(**kw)
         if conditioning not in CONDITIONING:
             raise ValueError(f"model.conditioning: '{conditioning}' is not one of {CONDITIONING}")
@@ -58,6 +58,7 @@ class AmpNet(keras.Model):
         self.knobs = list(knobs or [])  # metadata: specs of the knobs the model takes (names, ranges, choices)
         self.fixed_knobs = dict(fixed_knobs or {})  # knobs held fixed in the training data, and their values
         self.dc_block_hz = float(dc_block_hz)  # renders high-pass the output here (0: not): not a layer, no weights
+        self.dc_block = str(dc_block)  # how dc_block_hz was chosen (model.dc_block: auto | on | off), for the record
         self.lstm = layers.LSTM(self.hidden_size, return_sequences=True, return_state=True, name="rec")
         self.film = FiLM(self.hidden_size, self.film_units, name="film") if conditioning == "film" else None
         # output level exp(w . knobs + b) (zero-initialised: 1): master/channel level changes of tens of dB
@@ -70,8 +71,8 @@ class AmpNet(keras.Model):
         self.drive_gain = layers.Dense(1, kernel_initializer="zeros", name="drive") if self.drive else None
         self.out = layers.Dense(1, name="lin")
         # training only, not saved: run the LSTM through the fused kernel, its rows cut into this many
-        # blocks that run on separate cores (set by the trainer; 0 turns the fused kernel off)
-        self.fused_splits = 1
+        # blocks that run on separate cores (the trainer's trainer.lstm_splits; 0 turns the fused kernel off)
+        self.fused_splits = int(fused_splits)
 
     def call(self, inputs, training=False):
         audio, cond, h, c = inputs
@@ -104,4 +105,4 @@ class AmpNet(keras.Model):
         return {**super().get_config(), "hidden_size": self.hidden_size, "n_cond": self.n_cond,
                 "conditioning": self.conditioning, "film_units": self.film_units, "skip": self.skip, "level": self.level,
                 "drive": self.drive, "knobs": self.knobs, "sample_rate": self.sample_rate, "fixed_knobs": self.fixed_knobs,
-                "dc_block_hz": self.dc_block_hz}
+                "dc_block_hz": self.dc_block_hz, "dc_block": self.dc_block}

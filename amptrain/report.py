@@ -12,11 +12,12 @@ from ampcap.wav import write_wav
 
 from .data import load_split
 from .evaluate import evaluate
+from .finished_run import METRICS_FORMAT
 from .plots import plot_all
 from .report_html import write_run_report
-from .sampling.amp import save_net
+from .sampling.modelfile import save_net
+from .train_state import TrainState
 
-METRICS_FORMAT = "ampcap-metrics"
 METRICS_VERSION = 1
 
 
@@ -24,7 +25,7 @@ def _label(knobs: dict, names: list[str]) -> str:
     return ", ".join(f"{n}={knobs[n]}" for n in names) or "fixed setting"
 
 
-def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[dict], state: dict, log,
+def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[dict], state: TrainState, log,
            extra: dict | None = None) -> dict:
     t = cfg["trainer"]
     pre = cfg["loss"]["pre_emphasis"]
@@ -40,7 +41,7 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
         data[key] = load_split(root, manifest, setting_split, region, knobs)
         metrics[key], preds[key] = evaluate(model, data[key], sr, pre, t["eval_chunk"], t["eval_overlap"])
     metrics["real_playing"] = real_playing(model, manifest, data.get("heldout"), knobs, pre, t, log)
-    seconds, samples = state["train_seconds"], state["trained_samples"]
+    seconds, samples = state.train_seconds, state.trained_samples
     out = {
         "format": METRICS_FORMAT, "format_version": METRICS_VERSION, "name": cfg["name"],
         "dataset": str(root), "knobs": [k["name"] for k in knobs],
@@ -55,17 +56,18 @@ def finish(run: Path, cfg: dict, model, root: Path, manifest: dict, knobs: list[
             "real_playing": "held-out test settings x real guitar playing our generator did not make (capture/realplay.py: "
                             "5 styles, 8 s each), rendered through the captured amp itself; never seen in training or model choice",
         },
-        "training": {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
-                     "select": t["select"], "chosen_epoch": state.get("chosen_epoch", state["best_epoch"]), "stop_reason": state["stop_reason"],
+        "training": {"epochs": state.epoch, "best_epoch": state.best_epoch,
+                     "select": t["select"], "stop_reason": state.stop_reason,
+                     "chosen_epoch": state.chosen_epoch if state.chosen_epoch is not None else state.best_epoch,
                      "train_seconds": round(seconds, 1), "samples_per_s": round(samples / seconds, 1) if seconds else None,
                      "parameters": int(model.count_params()),
-                     "wall_minutes": round(state.get("elapsed_seconds", seconds) / 60, 2),
-                     "warnings": list(state.get("warnings", []))},
+                     "wall_minutes": round(state.elapsed_seconds / 60, 2),
+                     "warnings": list(state.warnings)},
         **metrics, **(extra or {}),
     }
     write_json(run / "metrics.json", out)
     head_key = "heldout" if metrics["heldout"] else "train_settings"
-    plot_all(run / "plots", state["history"], out, preds, data, knobs, sr, head_key)
+    plot_all(run / "plots", state.history, out, preds, data, knobs, sr, head_key)
     # WAV renders: target vs prediction on the test audio at (some) held-out test settings
     rdir = run / "renders"
     rdir.mkdir(exist_ok=True)

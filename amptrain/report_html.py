@@ -8,14 +8,12 @@ Audio: 16-bit FLAC excerpts of the test audio (lossless, so the difference signa
 not a codec's; about half a WAV), their length chosen so that the report stays under ~16 MB."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ampcap import dataset as ds
-from ampcap.errors import ConfigError, DatasetError
 from ampcap.reportkit import (
     ReportFiles,
     db,
@@ -32,7 +30,7 @@ from ampcap.reportkit import (
     table,
 )
 
-from .data import load_split
+from .finished_run import Run
 from .sampling.amp import AmpModel
 
 MAX_AB = 8                # A/B players: at most this many held-out settings, spread over their ESR
@@ -81,35 +79,6 @@ def knob_grid(k, n: int = GRID) -> tuple[list, list[str]]:
         return list(k.choices), [str(c) for c in k.choices]
     vals = [float(min(k.max, max(k.min, v))) for v in np.round(np.linspace(k.min, k.max, n), 2)]
     return vals, [f"{v:g}" for v in vals]
-
-
-def load_run(run: Path, dataset: str | None = None) -> tuple[dict, dict, Path, dict]:
-    """(metrics, run.json, dataset root, manifest) of a finished run; one-line errors otherwise."""
-    run = Path(run)
-    if not run.is_dir():
-        raise ConfigError(f"run={run}: no such run directory (runs are under outputs/runs/<name>/<time>/)")
-    try:
-        metrics = json.loads((run / "metrics.json").read_text())
-        info = json.loads((run / "run.json").read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"run={run}: no {Path(e.filename).name}: not a finished training run (let it finish, "
-                          "or continue it with trainer.resume=true)") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ConfigError(f"run={run}: metrics.json or run.json is not valid JSON (damaged); train the run again") from None
-    if metrics.get("format") != "ampcap-metrics" or info.get("format") != "ampcap-run":
-        raise ConfigError(f"run={run}: metrics.json/run.json are not an ampcap run's")
-    root = Path(dataset or info["dataset"]["path"]).expanduser()
-    if not dataset and not root.is_absolute() and not root.is_dir():
-        # a relative path is relative to where training ran: usually the folder above outputs/runs/...
-        root = next((a / root for a in run.resolve().parents if (a / root / ds.MANIFEST).is_file()), root)
-    try:
-        manifest = ds.read_manifest(root)
-    except DatasetError as e:
-        raise DatasetError(f"the run's dataset: {e}; the report plays its target audio (pass dataset=DIR if it moved)") from None
-    if manifest["config_sha256"] != info["dataset"]["config_sha256"]:
-        raise DatasetError(f"dataset {root} holds another capture than the one run {run} was trained on; "
-                           "pass dataset=DIR of that capture")
-    return metrics, info, root, manifest
 
 
 def _fmt(v, nd=4) -> str:
@@ -195,14 +164,14 @@ with test audio that training never saw: they show how the model does between th
 The players level-match plugin and model (same loudness), so you judge the tone and not the volume.</p></section>"""
 
 
-def build(run: Path, amp, metrics: dict, info: dict, root: Path, manifest: dict, files: ReportFiles,
-          grid: int = GRID, log=None) -> tuple[str, dict]:
+def build(r: Run, amp, files: ReportFiles, grid: int = GRID, log=None) -> tuple[str, dict]:
     """Render everything the page plays (staged in `files`); returns (html, report data)."""
+    run, metrics, info, manifest = r.path, r.metrics, r.info, r.manifest
     sr = int(manifest["sample_rate"])
     head = metrics["headline"]
     rows = (metrics[head] or {}).get("per_setting", [])
     split = "test" if head == "heldout" else "train"
-    d = load_split(root, manifest, split, "test", info["knobs"])
+    d = r.split(split, "test")
     by_id = {s["id"]: i for i, s in enumerate(d.settings)}
     chosen = [r for r in pick_settings(rows) if r["id"] in by_id]
     grids = [(k, *knob_grid(k, grid)) for k in amp.knobs]
@@ -213,8 +182,8 @@ def build(run: Path, amp, metrics: dict, info: dict, root: Path, manifest: dict,
     x = d.x[:n]
     names = amp.knob_names
     t0 = time.perf_counter()
-    preds = [amp.render(x, **{k: d.settings[by_id[r["id"]]]["knobs"][k] for k in names}) for r in chosen]
-    renders = [[amp.render(x, **{k.name: v}) for v in vals] for k, vals, _ in grids]
+    preds = [amp.render(x, None, {k: d.settings[by_id[r["id"]]]["knobs"][k] for k in names}) for r in chosen]
+    renders = [[amp.render(x, None, {k.name: v}) for v in vals] for k, vals, _ in grids]
     if log:
         log(f"report: rendered {len(preds) + sum(map(len, renders))} excerpts of {secs:.1f} s in {time.perf_counter() - t0:.1f} s")
     for _ in range(4):  # the size estimate is checked: shorter excerpts if the files came out bigger
@@ -324,7 +293,7 @@ def write_run_report(run: Path, net=None, log=None, dataset: str | None = None, 
     """Write RUN/report.html and RUN/report/ (audio) for a finished run. `net` is the trained Keras
     model when the caller has it (the end of training), else RUN/model.keras is loaded."""
     run = Path(run)
-    metrics, info, root, manifest = load_run(run, dataset)
+    r = Run.open(run, dataset)
     amp = AmpModel(net, run / "model.keras") if net is not None else AmpModel.load(run)
     files = ReportFiles(run)
-    return files.publish(lambda: build(run, amp, metrics, info, root, manifest, files, grid, log)[0], log)
+    return files.publish(lambda: build(r, amp, files, grid, log)[0], log)

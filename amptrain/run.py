@@ -85,9 +85,9 @@ def run_training(cfg: dict, log, config_dir: str | None, strategy, cluster: dict
     writer = tf.summary.create_file_writer(str(p.run / "tb")) if chief else None
     sr = int(p.manifest["sample_rate"])
     state = fit(model, optimizer, tbptt, train_data, val_data, t, sr, cfg["loss"]["pre_emphasis"], ckpt_dir, state,
-                writer, log=log, chief=chief, balance=cfg["loss"]["balance_settings"],
+                writer, log=log, chief=chief,
                 sync=tbptt.broadcast if multi else None)
-    log(state["stop_reason"])
+    log(state.stop_reason)
     if chief:
         checkpoint.load(ckpt_dir / "best.npz", model)
         finish(p.run, cfg, model, p.root, p.manifest, p.knobs, state, log)

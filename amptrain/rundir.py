@@ -34,7 +34,9 @@ RESUMABLE_CHANGES = {"trainer.resume", "trainer.progress", "trainer.max_epochs",
                      # how many cores run the fused LSTM's row blocks (the same maths, summed in another order)
                      "trainer.lstm_splits", "trainer.fused_lstm", "trainer.keep_epochs",
                      # runs started before the model config named its class had these (never read) instead
-                     "model._target_", "model.name", "loss.name", "trainer.name"}
+                     "model._target_", "model.name", "loss.name", "trainer.name", "loss._target_"}
+# config groups a run may lack because it was started before they existed: compared only when it has them
+LATER_GROUPS = ("adapt", "optimizer")
 
 
 def capture_command(d: dict) -> str:
@@ -159,8 +161,8 @@ def check_resume(run: Path, cfg: dict, manifest: dict, knobs: list[dict]) -> Non
     if old_cfg["knobs"] != knobs:
         raise DatasetError(f"dataset knobs ({', '.join(new_names) or 'none'}) do not match the model's "
                            f"({', '.join(old_names) or 'none'}) in {run}; train a new run for this dataset")
-    if "adapt" not in old_cfg["config"] and not cfg["adapt"]["rounds"]:   # a run from before adapt/ existed
-        cfg = {k: v for k, v in cfg.items() if k != "adapt"}
+    later = [g for g in LATER_GROUPS if g not in old_cfg["config"]]   # groups that came after the run was started
+    cfg = {k: v for k, v in cfg.items() if k not in later or (k == "adapt" and v["rounds"])}
     changed = changed_keys(old_cfg["config"], cfg, RESUMABLE_CHANGES)
     if changed:
         raise ConfigError(f"{run} was started with a different config (changed: {', '.join(changed[:4])}); "

@@ -3,7 +3,8 @@ warm-up without gradient to settle the LSTM state, then update every `window` sa
 the state (without gradient) from one window to the next.
 
 On one device the whole batch (warm-up and every window's update) is one compiled call with one
-loss read back, not one Python call and one device->host sync per window.
+loss read back, not one Python call and one device->host sync per window; on several, the same window step
+runs once per window.
 
 Works under any `tf.distribute` strategy (several devices, several workers): each replica runs its own
 contiguous share of the batch's rows and keeps its share of the state; the predictions are gathered,
@@ -12,38 +13,52 @@ clipped before the update. The maths is that of one device with the whole batch 
 ratios over the batch: an average of per-replica losses would be another loss)."""
 from __future__ import annotations
 
-import weakref
+from dataclasses import dataclass
 
 import numpy as np
 
-_CLIP = weakref.WeakKeyDictionary()  # optimizer -> its clipping, moved out of it for several replicas
+
+@dataclass
+class BatchResult:
+    """One batch's mean loss over its updates, and each row's plain error and target energies summed over the
+    updated windows (not the warm-up): the per-setting ESR's terms (trainer.focus)."""
+
+    loss: float
+    err: np.ndarray
+    ref: np.ndarray
 
 
 class TBPTT:
-    """Compiled update and warm-up functions for one model/optimiser/loss (and strategy)."""
+    """The truncated-BPTT update for one model, optimiser and loss (and strategy): warm-up, then one gradient step per
+    window. One step function (`_window`) serves one device and several replicas. `clipnorm` clips each gradient
+    tensor to that norm (as Keras' clipnorm does), here rather than in the optimiser, so that on several replicas
+    it is the whole batch's gradient that is clipped; give it an optimiser without clipping."""
 
-    def __init__(self, model, optimizer, loss_fn, warmup: int = 200, window: int = 1000, strategy=None):
+    def __init__(self, model, optimizer, loss_fn, *, warmup: int = 200, window: int = 1000, clipnorm: float | None = None,
+                 strategy=None):
         import tensorflow as tf
 
+        if optimizer.clipnorm or optimizer.global_clipnorm or optimizer.clipvalue:
+            raise ValueError("TBPTT clips the gradient itself (clipnorm=...): give it an optimiser without clipping")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.warmup, self.window = int(warmup), int(window)
+        self.clipnorm = clipnorm
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
         with self.strategy.scope():
             optimizer.build(model.trainable_variables)
-        # Several replicas: the optimizer would clip each replica's part of the gradient before summing
-        # them, which is not the clipping of the whole batch's gradient; so the clipping moves here.
-        self._clip = None
-        if self.replicas > 1:
-            self._clip = _CLIP.get(optimizer) or {"clipnorm": optimizer.clipnorm, "global_clipnorm": optimizer.global_clipnorm,
-                                                  "clipvalue": optimizer.clipvalue}
-            _CLIP[optimizer] = self._clip  # a second TBPTT on this optimizer must not find it unclipped
-            optimizer.clipnorm = optimizer.global_clipnorm = optimizer.clipvalue = None
+        if self.replicas == 1:
+            # one device: the whole batch (warm-up and every window's update) is one compiled call with one
+            # loss read back, not one Python call and one device->host sync per window
+            self._whole = tf.function(self._whole_batch)
+            return
         strategy = self.strategy
 
+        # several replicas: the same step per window, each replica on its rows (collectives in a loop are not
+        # supported under every strategy)
         @tf.function(reduce_retracing=True)
         def update(x, c, y, h, s, w):
-            loss, h2, s2, err, ref = strategy.run(self._shared_step if self.replicas > 1 else self._step, args=(x, c, y, h, s, w))
+            loss, h2, s2, err, ref = strategy.run(self._window, args=(x, c, y, h, s, w))
             mean = tf.distribute.ReduceOp.MEAN  # every replica holds the whole batch's rows: the same numbers
             return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None), h2, s2,
                     strategy.reduce(mean, err, axis=None), strategy.reduce(mean, ref, axis=None))
@@ -57,9 +72,6 @@ class TBPTT:
             return strategy.run(fwd, args=(x, c, h, s))
 
         self._update, self._advance = update, advance
-        # one device: one compiled function per batch shape (segment length and rows are fixed in training)
-        self._whole = tf.function(self._whole_batch) if self.replicas == 1 else None
-        self.row_errors = None  # the last batch's per-row (error energy, target energy), plain ESR's terms
 
     @staticmethod
     def _row_energies(y, p):
@@ -69,50 +81,31 @@ class TBPTT:
         y, p = tf.stop_gradient(y), tf.stop_gradient(p)
         return tf.reduce_sum(tf.square(y - p), axis=-1), tf.reduce_sum(tf.square(y), axis=-1)
 
-    def _step(self, x, c, y, h, s, w):
-        """One window's update on one device: loss, gradient, optimiser step; the state carried on."""
+    def _window(self, x, c, y, h, s, w):
+        """One window's update: loss, gradient (clipped), optimiser step; the state carried on. On several
+        replicas x, c, h, s are this replica's rows and y, w the whole batch's: the predictions are gathered, so
+        the loss is the whole batch's; all_gather's gradient hands each replica its rows' terms, summed here."""
         import tensorflow as tf
 
-        with tf.GradientTape() as tape:
-            p, h2, s2 = self.model((x, c, h, s), training=True)
-            loss = self.loss_fn(y[..., 0], p[..., 0], w)
-        grads = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        return (loss, tf.stop_gradient(h2), tf.stop_gradient(s2)) + self._row_energies(y[..., 0], p[..., 0])
-
-    def _clipped(self, grads):
-        import tensorflow as tf
-
-        clip = self._clip
-        if clip["clipnorm"]:
-            return [tf.clip_by_norm(g, clip["clipnorm"]) for g in grads]
-        if clip["global_clipnorm"]:
-            return tf.clip_by_global_norm(grads, clip["global_clipnorm"])[0]
-        if clip["clipvalue"]:
-            return [tf.clip_by_value(g, -clip["clipvalue"], clip["clipvalue"]) for g in grads]
-        return list(grads)
-
-    def _shared_step(self, x, c, y, h, s, w):
-        """One window's update on one of several replicas. x, c, h, s: this replica's rows; y, w: the
-        whole batch's (the loss is that of the whole batch)."""
-        import tensorflow as tf
-
-        ctx = tf.distribute.get_replica_context()
         variables = self.model.trainable_variables
+        many = self.replicas > 1
+        ctx = tf.distribute.get_replica_context() if many else None
         with tf.GradientTape() as tape:
             p, h2, s2 = self.model((x, c, h, s), training=True)
-            p_all = ctx.all_gather(p[..., 0], axis=0)  # the whole batch's prediction, rows in order
-            loss = self.loss_fn(y[..., 0], p_all, w) / self.replicas
-        # all_gather's gradient sums the replicas' upstream gradients and hands each replica its
-        # rows', so these are this replica's terms of the whole batch's gradient; sum them here
-        grads = self._clipped(ctx.all_reduce(tf.distribute.ReduceOp.SUM, tape.gradient(loss, variables)))
-        # the optimizer sums the replicas' gradients again: give it each replica's equal share
+            p = ctx.all_gather(p[..., 0], axis=0) if many else p[..., 0]   # the whole batch's prediction, rows in order
+            loss = self.loss_fn(y[..., 0], p, w) / self.replicas
+        grads = tape.gradient(loss, variables)
+        if many:
+            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        if self.clipnorm:
+            grads = [tf.clip_by_norm(g, self.clipnorm) for g in grads]
+        # several replicas: the optimizer sums the replicas' gradients again, so each gives its equal share
         # (exact for 2, 4, 8... replicas; within an ulp otherwise)
-        self.optimizer.apply_gradients(zip([g / self.replicas for g in grads], variables))
-        return (loss, tf.stop_gradient(h2), tf.stop_gradient(s2)) + self._row_energies(y[..., 0], p_all)
+        self.optimizer.apply_gradients(zip([g / self.replicas for g in grads] if many else grads, variables))
+        return (loss, tf.stop_gradient(h2), tf.stop_gradient(s2)) + self._row_energies(y[..., 0], p)
 
     def _whole_batch(self, x, c, y, w):
-        """Warm-up, then every window's update, in one graph (the window loop is a tf.while_loop);
+        """One device: warm-up, then every window's update, in one graph (the window loop is a tf.while_loop);
         returns the mean loss over the windows and each row's error and target energies over them."""
         import tensorflow as tf
 
@@ -127,7 +120,7 @@ class TBPTT:
 
         def window(a, n, h, s):
             xs, cs = tf.slice(x, [0, a, 0], [-1, n, -1]), tf.slice(c, [0, a, 0], [-1, n, -1])
-            return self._step(xs, cs, tf.slice(y, [0, a, 0], [-1, n, -1]), h, s, w)
+            return self._window(xs, cs, tf.slice(y, [0, a, 0], [-1, n, -1]), h, s, w)
 
         for k in tf.range(full):
             loss, h, s, e, r = window(warm + k * self.window, self.window, h, s)
@@ -158,24 +151,19 @@ class TBPTT:
         """`broadcast` over this trainer's strategy."""
         return broadcast(self.strategy, arrays)
 
-    def batch(self, x: np.ndarray, cond: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
-        """One batch of segments (B, L, 1): warm-up, then updates every `window` samples; returns the
-        mean loss over the updates. `weights` (B,): per-segment loss weights (default all 1). Each row's
-        plain error and target energies over the updates are left in `row_errors` (trainer.focus)."""
+    def batch(self, x: np.ndarray, cond: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> BatchResult:
+        """One batch of segments (B, L, 1): warm-up, then an update every `window` samples. `weights` (B,):
+        per-segment loss weights (default all 1). Returns the mean loss over the updates and each row's energies."""
         B, L = x.shape[0], x.shape[1]
-        n = self.strategy.num_replicas_in_sync
-        if self._whole is not None:
-            w8 = np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32)
-            loss, err, ref = self._whole(np.asarray(x, np.float32), self.tracks(cond, L).astype(np.float32),
-                                         np.asarray(y, np.float32), w8)
-            self.row_errors = (np.asarray(err, np.float64), np.asarray(ref, np.float64))
-            return float(loss)
-        if B % n:
-            raise ValueError(f"batch of {B} segments does not split evenly over {n} replicas")
         c = self.tracks(cond, L).astype(np.float32)
+        w8 = np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32)
+        if self.replicas == 1:
+            loss, err, ref = self._whole(np.asarray(x, np.float32), c, np.asarray(y, np.float32), w8)
+            return BatchResult(float(loss), np.asarray(err, np.float64), np.asarray(ref, np.float64))
+        if B % self.replicas:
+            raise ValueError(f"batch of {B} segments does not split evenly over {self.replicas} replicas")
         zero = np.zeros((B, self.model.hidden_size), np.float32)
         h, s = self._split(zero), self._split(zero)
-        w8 = np.ones(B, np.float32) if weights is None else np.asarray(weights, np.float32)
         w = min(self.warmup, L - 1)
         if w > 0:
             h, s = self._advance(self._split(x[:, :w]), self._split(c[:, :w]), h, s)
@@ -186,8 +174,7 @@ class TBPTT:
             loss, h, s, er, rf = self._update(self._split(x[:, t:e]), self._split(c[:, t:e]), y[:, t:e], h, s, w8)
             losses.append(float(loss))
             err, ref = err + np.asarray(er, np.float64), ref + np.asarray(rf, np.float64)
-        self.row_errors = (err, ref)
-        return float(np.mean(losses))
+        return BatchResult(float(np.mean(losses)), err, ref)
 
 
 def broadcast(strategy, arrays: list) -> list[np.ndarray]:

@@ -5,7 +5,6 @@ each epoch, and a checkpoint (last, and best) after every epoch and when the wal
 (checked after every batch), so a killed or extended run continues where it was."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -15,16 +14,13 @@ import numpy as np
 
 from . import checkpoint
 from .data import SplitData, gather, segment_plan, setting_weights
+from .ema import EMA
 from .evaluate import evaluate
+from .focus import Focus
+from .schedule import budget_progress, scheduled_lr
+from .train_state import TrainState
 
 RISING_EPOCHS = 3  # validation ESR rising this many epochs in a row while the training loss falls: say so
-
-
-def new_state(lr: float) -> dict:
-    return {"epoch": 0, "batch": 0, "updates": 0,
-            "best_val": None, "best_epoch": None, "chosen_epoch": None, "bad_epochs": 0, "lr_bad_epochs": 0,
-            "lr": lr, "history": [], "train_seconds": 0.0, "elapsed_seconds": 0.0, "trained_samples": 0,
-            "warnings": [], "done": False, "stop_reason": None}
 
 
 def epoch_plan(train: SplitData, t: dict, epoch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,83 +31,6 @@ def epoch_plan(train: SplitData, t: dict, epoch: int) -> tuple[np.ndarray, np.nd
     T, L = len(train.x), t["segment"]
     offset = int(rng.integers(0, L)) if T >= 2 * L else int(rng.integers(0, max(1, T - L + 1)))
     return segment_plan(train, L, rng, offset)
-
-
-def scheduled_lr(t: dict, progress: float) -> float:
-    """`schedule: cosine`: linear warm-up over the first `lr_warmup` of the budget, then a cosine from
-    `learning_rate` down to `min_lr` at the budget's end (`progress` 0..1 of max_minutes or max_epochs)."""
-    base, low, warm = t["learning_rate"], t["min_lr"], t["lr_warmup"]
-    progress = min(max(progress, 0.0), 1.0)
-    if warm > 0 and progress < warm:
-        return base * max(progress / warm, 0.01)
-    p = (progress - warm) / (1.0 - warm) if warm < 1 else 1.0
-    return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * p))
-
-
-def budget_progress(t: dict, state: dict, n_batches: int) -> float:
-    """How much of the budget is spent: the wall budget when there is one, else epochs."""
-    if t["max_minutes"]:
-        return state["elapsed_seconds"] / (60.0 * t["max_minutes"])
-    return (state["epoch"] + state["batch"] / n_batches) / t["max_epochs"]
-
-
-FOCUS_DECAY = 0.9  # per sighting of a setting (one segment): ~10 segments of memory, ~1/4 epoch of 256 settings
-FOCUS_CAP = 4.0     # a setting's focus factor stays within [1/cap, cap]
-
-
-class Focus:
-    """`trainer.focus`: per-setting loss weights that follow each training setting's running plain ESR
-    (error and target energies summed over its recent segments, decayed per sighting), as
-    (ESR / mean ESR)^focus within [1/FOCUS_CAP, FOCUS_CAP], times the balance weights: the updates
-    lean towards the settings the model plays worst. Its sums live in the trainer's state (exact resume)."""
-
-    def __init__(self, power: float, base: np.ndarray, state: dict):
-        self.power, self.base = power, base
-        n = len(base)
-        if len(state.get("focus_err") or []) != n:
-            state["focus_err"], state["focus_ref"] = [0.0] * n, [0.0] * n
-        self.state = state
-
-    def update(self, rows: np.ndarray, err: np.ndarray, ref: np.ndarray) -> None:
-        """Fold one batch's per-row energies into their settings' running sums."""
-        e, r = np.asarray(self.state["focus_err"]), np.asarray(self.state["focus_ref"])
-        for i, a, b in zip(rows, err, ref):  # a setting twice in one batch: both segments count
-            e[i], r[i] = FOCUS_DECAY * e[i] + a, FOCUS_DECAY * r[i] + b
-        self.state["focus_err"], self.state["focus_ref"] = e.tolist(), r.tolist()
-
-    def weights(self) -> np.ndarray:
-        """The base weights times each setting's focus factor (1 for a setting not yet seen)."""
-        e, r = np.asarray(self.state["focus_err"]), np.asarray(self.state["focus_ref"])
-        seen = r > 0
-        factor = np.ones(len(self.base))
-        if seen.any():
-            esr = e[seen] / r[seen]
-            factor[seen] = np.clip((esr / max(esr.mean(), 1e-12)) ** self.power, 1 / FOCUS_CAP, FOCUS_CAP)
-        w = self.base * factor
-        return (w / w.mean()).astype(np.float32)
-
-
-class EMA:
-    """Exponential moving average of the weights (per batch, decay warmed up as (1+n)/(10+n)), for
-    validation and the saved model: a smoother model than the last update's weights."""
-
-    def __init__(self, decay: float, weights: list[np.ndarray] | None):
-        self.decay, self.avg = decay, weights
-
-    def update(self, model, n: int) -> None:
-        w = [np.asarray(v) for v in model.weights]
-        if self.avg is None:
-            self.avg = w
-            return
-        d = min(self.decay, (1.0 + n) / (10.0 + n))
-        self.avg = [d * a + (1.0 - d) * x for a, x in zip(self.avg, w)]
-
-    def swap(self, model) -> list[np.ndarray]:
-        """Put the average into the model; returns the weights it had (to swap back)."""
-        now = [np.asarray(v) for v in model.weights]
-        for v, a in zip(model.weights, self.avg):
-            v.assign(a.astype(v.dtype))
-        return now
 
 
 def rising_warning(history: list[dict]) -> str | None:
@@ -155,8 +74,8 @@ class Loop:
 
 
 def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, sample_rate: int,
-        pre_emphasis: str, ckpt_dir: Path, state: dict, writer=None, log=print, chief: bool = True,
-        balance: bool = True, sync=None, stop_minutes: float | None = None) -> dict:
+        pre_emphasis: str, ckpt_dir: Path, state: TrainState, writer=None, log=print, chief: bool = True,
+        sync=None, stop_minutes: float | None = None) -> dict:
     """Train from `state` (new or loaded from the last checkpoint) until early stopping, max_epochs
     or max_minutes; returns the final state. The kept model (trainer.select: the last validated weights,
     or the best validated) is in `ckpt_dir/best.npz`.
@@ -168,13 +87,13 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
     `stop_minutes`: stop there instead of at max_minutes, which the schedule still runs to (an adaptive round)."""
     ema = None  # the chief alone validates and saves, so only it keeps the average (a worker has no run directory)
     if t["ema"] and chief:
-        ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state["updates"] else None)
-    base = setting_weights(train) if balance else None
+        ema = EMA(t["ema"], checkpoint.load_ema(ckpt_dir / "last.npz") if state.updates else None)
+    base = setting_weights(train) if tbptt.loss_fn.balance_settings else None   # loss.balance_settings
     focus = Focus(t["focus"], base if base is not None else np.ones(len(train.y), np.float32), state) if t["focus"] else None
     loop = Loop(model, optimizer, tbptt, train, val, t, sample_rate, pre_emphasis, ckpt_dir, writer, log, chief, sync,
                 focus.weights() if focus is not None else base, ema, focus, stop_minutes or t["max_minutes"])
-    while not state["done"]:
-        epoch, first = state["epoch"], state["batch"]
+    while not state.done:
+        epoch, first = state.epoch, state.batch
         which, starts = epoch_plan(train, t, epoch)
         n_batches = max(1, len(which) // t["batch_size"])  # drop the remainder: every update sees a full batch
         t_round = time.perf_counter()
@@ -182,52 +101,53 @@ def fit(model, optimizer, tbptt, train: SplitData, val: SplitData, t: dict, samp
         seconds = time.perf_counter() - t_round
         held = ema.swap(model) if ema is not None else None
         v, seconds, val_seconds = validate(loop, seconds)
-        state["elapsed_seconds"] += val_seconds
-        row = {"epoch": epoch + (1 if state["batch"] >= n_batches else round(state["batch"] / n_batches, 3)),
+        state.elapsed_seconds += val_seconds
+        row = {"epoch": epoch + (1 if state.batch >= n_batches else round(state.batch / n_batches, 3)),
                "train_loss": float(np.mean(losses)), "val_esr": v["esr"], "val_esr_pre": v["esr_pre"],
-               "lr": float(state["lr"]), "seconds": round(seconds, 2), "val_seconds": round(val_seconds, 2),
-               "minutes": round(state["elapsed_seconds"] / 60, 3),
-               "samples_per_s": round((state["batch"] - first) * min(t["batch_size"], len(which)) * t["segment"]
+               "lr": float(state.lr), "seconds": round(seconds, 2), "val_seconds": round(val_seconds, 2),
+               "minutes": round(state.elapsed_seconds / 60, 3),
+               "samples_per_s": round((state.batch - first) * min(t["batch_size"], len(which)) * t["segment"]
                                       / max(seconds, 1e-9), 1)}
-        if state["batch"] >= n_batches:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on
+        if state.batch >= n_batches:  # else validated mid-epoch (val_every, or the budget ran out): the epoch goes on
             state.update(epoch=epoch + 1, batch=0)
         improved = record(loop, state, row, spent)
         chosen = improved or t["select"] == "last"
         if chosen:
-            state["chosen_epoch"] = row["epoch"]
+            state.chosen_epoch = row["epoch"]
         save(loop, state, chosen, held)
         report(loop, state, row, improved)
     return state
 
 
-def train_round(loop: Loop, state: dict, which: np.ndarray, starts: np.ndarray, n_batches: int) -> tuple[list, bool]:
+def train_round(loop: Loop, state: TrainState, which: np.ndarray, starts: np.ndarray, n_batches: int) -> tuple[list, bool]:
     """The batches from here to the next validation (the epoch's end, `val_every`, or the budget's
     end); returns their losses and whether the wall budget is spent."""
     from tqdm import tqdm
 
     t, B, L = loop.t, loop.t["batch_size"], loop.t["segment"]
-    bar = tqdm(total=n_batches, initial=state["batch"], desc=f"epoch {state['epoch'] + 1}/{t['max_epochs']}", unit="batch",
+    bar = tqdm(total=n_batches, initial=state.batch, desc=f"epoch {state.epoch + 1}/{t['max_epochs']}", unit="batch",
                disable=not (t["progress"] and loop.chief), file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.5)
     losses, spent = [], False
-    stop_at = n_batches if not t["val_every"] else min(n_batches, state["batch"] + t["val_every"])
-    while state["batch"] < stop_at and not spent:
-        b = state["batch"]
+    stop_at = n_batches if not t["val_every"] else min(n_batches, state.batch + t["val_every"])
+    while state.batch < stop_at and not spent:
+        b = state.batch
         if t["schedule"] == "cosine":
-            state["lr"] = scheduled_lr(t, budget_progress(t, state, n_batches))
-            loop.optimizer.learning_rate.assign(state["lr"])
+            state.lr = scheduled_lr(t, budget_progress(t, state, n_batches))
+            loop.optimizer.learning_rate.assign(state.lr)
         sl = slice(b * B, (b + 1) * B) if len(which) >= B else slice(None)
         x, cond, y = gather(loop.train, which[sl], starts[sl], L)
         t0 = time.perf_counter()
-        losses.append(loop.tbptt.batch(x, cond, y, None if loop.weights is None else loop.weights[which[sl]]))
+        result = loop.tbptt.batch(x, cond, y, None if loop.weights is None else loop.weights[which[sl]])
+        losses.append(result.loss)
         if loop.focus is not None:
-            loop.focus.update(which[sl], *loop.tbptt.row_errors)
+            loop.focus.update(which[sl], result.err, result.ref)
             loop.weights = loop.focus.weights()
         if loop.ema is not None:
-            loop.ema.update(loop.model, state["updates"])
+            loop.ema.update(loop.model, state.updates)
         dt = time.perf_counter() - t0
-        state.update(batch=b + 1, updates=state["updates"] + 1, train_seconds=state["train_seconds"] + dt,
-                     elapsed_seconds=state["elapsed_seconds"] + dt, trained_samples=state["trained_samples"] + x.shape[0] * L)
-        spent = bool(loop.stop_minutes) and state["elapsed_seconds"] >= 60.0 * loop.stop_minutes
+        state.update(batch=b + 1, updates=state.updates + 1, train_seconds=state.train_seconds + dt,
+                     elapsed_seconds=state.elapsed_seconds + dt, trained_samples=state.trained_samples + x.shape[0] * L)
+        spent = bool(loop.stop_minutes) and state.elapsed_seconds >= 60.0 * loop.stop_minutes
         if loop.sync is not None:  # the chief's clock decides for every worker
             spent = bool(loop.sync([float(spent)])[0])
         bar.update(1)
@@ -251,54 +171,54 @@ def validate(loop: Loop, seconds: float) -> tuple[dict, float, float]:
     return v, seconds, val_seconds
 
 
-def record(loop: Loop, state: dict, row: dict, spent: bool) -> bool:
+def record(loop: Loop, state: TrainState, row: dict, spent: bool) -> bool:
     """Add a validation to the history and take its decisions: best so far, the plateau schedule's
     halving, the rising-validation warning, and whether to stop (budget, patience, max_epochs)."""
     t = loop.t
-    improved = state["best_val"] is None or row["val_esr"] < state["best_val"]
-    state["history"].append(row)
+    improved = state.best_val is None or row["val_esr"] < state.best_val
+    state.history.append(row)
     if improved:
         state.update(best_val=row["val_esr"], best_epoch=row["epoch"], bad_epochs=0, lr_bad_epochs=0)
     else:
-        state["bad_epochs"] += 1
-        state["lr_bad_epochs"] += 1
-        if t["schedule"] == "plateau" and state["lr_bad_epochs"] >= t["lr_patience"] and state["lr"] > t["min_lr"]:
-            state.update(lr=max(t["min_lr"], state["lr"] * t["lr_factor"]), lr_bad_epochs=0)
-            loop.optimizer.learning_rate.assign(state["lr"])
-    warning = rising_warning(state["history"])
-    if warning and not state["warnings"]:
-        state["warnings"].append(warning)
+        state.bad_epochs += 1
+        state.lr_bad_epochs += 1
+        if t["schedule"] == "plateau" and state.lr_bad_epochs >= t["lr_patience"] and state.lr > t["min_lr"]:
+            state.update(lr=max(t["min_lr"], state.lr * t["lr_factor"]), lr_bad_epochs=0)
+            loop.optimizer.learning_rate.assign(state.lr)
+    warning = rising_warning(state.history)
+    if warning and not state.warnings:
+        state.warnings.append(warning)
         loop.log(f"warning: {warning}")
     if spent:
         state.update(done=True, stop_reason=f"max_minutes ({round(loop.stop_minutes, 2)}) reached")
-    elif t["patience"] and state["bad_epochs"] >= t["patience"]:
+    elif t["patience"] and state.bad_epochs >= t["patience"]:
         state.update(done=True, stop_reason=f"early stopping: no better validation ESR for {t['patience']} epochs")
-    elif state["epoch"] >= t["max_epochs"]:
+    elif state.epoch >= t["max_epochs"]:
         state.update(done=True, stop_reason=f"max_epochs ({t['max_epochs']}) reached")
     return improved
 
 
-def save(loop: Loop, state: dict, chosen: bool, held: list | None) -> None:
+def save(loop: Loop, state: TrainState, chosen: bool, held: list | None) -> None:
     """Checkpoints (the chief's): the run's model (best.npz, when `chosen`) and the kept epoch from the weights
     validated (the average, when kept), then the trained weights back in the model and last.npz (with the average)."""
     if loop.chief:  # best first: a kill between the two writes leaves last.npz one epoch behind, never ahead
         if chosen:
-            checkpoint.save(loop.ckpt_dir / "best.npz", loop.model, loop.optimizer, state)
+            checkpoint.save(loop.ckpt_dir / "best.npz", loop.model, loop.optimizer, state.to_json())
         if loop.t["keep_epochs"]:
-            checkpoint.save(loop.ckpt_dir / f"epoch-{len(state['history']):04d}.npz", loop.model, loop.optimizer, state)
+            checkpoint.save(loop.ckpt_dir / f"epoch-{len(state.history):04d}.npz", loop.model, loop.optimizer, state.to_json())
     for var, a in zip(loop.model.weights, held or []):  # back to the trained weights
         var.assign(a)
     if loop.chief:
-        checkpoint.save(loop.ckpt_dir / "last.npz", loop.model, loop.optimizer, state,
+        checkpoint.save(loop.ckpt_dir / "last.npz", loop.model, loop.optimizer, state.to_json(),
                         loop.ema.avg if loop.ema is not None else None)
 
 
-def report(loop: Loop, state: dict, row: dict, improved: bool) -> None:
+def report(loop: Loop, state: TrainState, row: dict, improved: bool) -> None:
     """The validation's line in the log and its TensorBoard scalars."""
     if loop.writer is not None:
         import tensorflow as tf
 
-        with loop.writer.as_default(step=len(state["history"])):
+        with loop.writer.as_default(step=len(state.history)):
             for k in ("train_loss", "val_esr", "val_esr_pre", "lr", "samples_per_s"):
                 tf.summary.scalar(k, row[k])
         loop.writer.flush()

@@ -24,115 +24,30 @@ from pathlib import Path
 
 OUT = Path("outputs/benchmarks")
 
+VARIANTS_FILE = Path(__file__).with_name("variants.yaml")
+
+
+def variant_data(section: str) -> dict:
+    """A section of benchmarks/variants.yaml: the benchmarks' variants as data."""
+    import yaml
+
+    return yaml.safe_load(VARIANTS_FILE.read_text())[section]
+
+
 # parts of a variant, joined with '+' (e.g. cosine+ema+plain); "base" is the experiment as configured
-PARTS = {
-    "base": [],
-    # the trainer before the fused kernel and the new defaults (the DC loss fix stays: it has no switch)
-    "before": ["trainer.fused_lstm=false", "trainer.schedule=plateau", "trainer.ema=0", "trainer.learning_rate=0.005",
-               "trainer.patience=10", "trainer.min_lr=1e-5", "trainer.select=best"],
-    "plateau": ["trainer.schedule=plateau", "trainer.patience=10"],
-    "cosine": ["trainer.schedule=cosine", "trainer.patience=null"],
-    "ema": ["trainer.ema=0.98"],
-    "best": ["trainer.select=best"],    # keep the checkpoint of the lowest validation ESR (the default until 2026-12-02)
-    "noema": ["trainer.ema=0"],
-    "plain": ["loss.plain_weight=0.5"],
-    "noplain": ["loss.plain_weight=0"],
-    "low": ["loss.low_weight=0.5"],
-    "low1": ["loss.low_weight=1.0"],
-    "nolow": ["loss.low_weight=0"],
-    "dc1": ["loss.dc_weight=1.0"],
-    "prenone": ["loss.pre_emphasis=none", "loss.esr_weight=0.75", "loss.plain_weight=0"],
-    "warmup1000": ["trainer.warmup=1000"],
-    "batch64": ["trainer.batch_size=64"],
-    "batch48": ["trainer.batch_size=48"],
-    "batch32": ["trainer.batch_size=32"],
-    "batch16": ["trainer.batch_size=16"],
-    "batch128": ["trainer.batch_size=128"],
-    "seg12k": ["trainer.segment=12000"],
-    "seg48k": ["trainer.segment=48000"],
-    "win500": ["trainer.window=500"],
-    "win2000": ["trainer.window=2000"],
-    "lr1e-2": ["trainer.learning_rate=0.01"],
-    "lr2e-3": ["trainer.learning_rate=0.002"],
-    "lr3e-3": ["trainer.learning_rate=0.003"],
-    "lr5e-3": ["trainer.learning_rate=0.005"],
-    "lr2e-2": ["trainer.learning_rate=0.02"],
-    "lr4e-2": ["trainer.learning_rate=0.04"],
-    "lr8e-2": ["trainer.learning_rate=0.08"],
-    "h48": ["model.hidden_size=48"],
-    "h24": ["model.hidden_size=24"],
-    "film": ["model.conditioning=film"],
-    "keras": ["trainer.fused_lstm=false"],
-    "h64": ["model.hidden_size=64"],
-    "drive": ["model.drive=true"],      # input scaled by exp(v . knobs + a): a knob-set drive
-    "nodrive": ["model.drive=false"],
-    # many-knob designs (full_amp): more settings of the same DI (each costs ~0.15 s to capture)
-    "n64": ["dataset.capture_overrides=['sweep.n_train=64','sweep.n_heldout=16','out=outputs/datasets/builtin-default-n64']"],
-    "n128": ["dataset.capture_overrides=['sweep.n_train=128','sweep.n_heldout=16','out=outputs/datasets/builtin-default-n128']"],
-    "ve50": ["trainer.val_every=50"],  # validate every 50 batches (an epoch of 128 settings is ~170 batches)
-    "n256": ["dataset.capture_overrides=['sweep.n_train=256','sweep.n_heldout=16','out=outputs/datasets/builtin-default-n256']"],
-    # the same audio in twice the settings: 512 settings of a 15 s DI against 256 of 30 s
-    "n512s15": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=16','signal.duration_s=15',"
-                "'out=outputs/datasets/builtin-default-n512s15']"],
-    # twice the settings of the same 30 s DI (since 2026-12-06 the default design, in its own folder), and the same
-    # 256 settings of twice the audio (a 60 s DI: 42 s of training audio). s60: measure with --eval-dataset on
-    # the 256-setting dataset (same test settings and audio); n512 against it: on a separate design
-    # (builtin-full-eval), as its Sobol points 256-287 are the 256-setting design's held-out ones
-    "n512": ["dataset.capture_overrides=['sweep.n_train=512','sweep.n_heldout=32','out=outputs/datasets/builtin-default-n512']"],
-    # the default design before 2026-12-06 (256 training settings, the same 32 held-out Sobol points 256-287,
-    # which the 512-setting default trains on: measure the pair on a separate design, --eval-dataset)
-    "was256": ["dataset.capture_overrides=['sweep.n_train=256','out=outputs/datasets/builtin-default-n256h32']"],
-    "s60": ["dataset.capture_overrides=['signal.duration_s=60','out=outputs/datasets/builtin-default-s60']"],
-    # training settings pushed towards the knobs' ends (sweep.edges; the held-out settings stay the default's): measure
-    # with --eval-dataset on the default dataset, so both see the same test settings
-    "edges50": ["dataset.capture_overrides=['sweep.edges=0.5','out=outputs/datasets/builtin-default-edges50']"],
-    "edges100": ["dataset.capture_overrides=['sweep.edges=1.0','out=outputs/datasets/builtin-default-edges100']"],
-    "refedges50": ["dataset.path=outputs/datasets/refamp-default-edges50"],
-    # RefAmp with 512 training settings (since 2026-12-06 the default: the same as base) and with the 256 of
-    # the default before; capture first: python -m capture sweep plugin=refamp sweep=default sweep.n_train=N
-    # out=outputs/datasets/refamp-default-nN (measure on a separate design, as n512)
-    "refn512": ["dataset.path=outputs/datasets/refamp-default-n512"],
-    "refn256": ["dataset.path=outputs/datasets/refamp-default-n256"],
-    "seed1": ["trainer.seed=1"],  # another initialisation and batch order: a second draw of any variant (n512+seed1)
-    "seed2": ["trainer.seed=2"],
-    "focus05": ["trainer.focus=0.5"],  # loss weights follow each training setting's running ESR (^0.5)
-    "focus1": ["trainer.focus=1.0"],  # capture it first (RefAmp is never auto-captured)
-    # 25 gain levels instead of 9: the 9-level design's held-out gains are not among them (33 levels would
-    # hold them all), so both are measured on the same unseen gains (--eval-dataset)
-    "n25": ["dataset.capture_overrides=['sweep.n_train=25','out=outputs/datasets/builtin-gain_sweep-n25']"],
-    # the generated DI's material (issue 37), at the same 30 s: parts starting with @ are capture overrides, joined
-    # into one dataset of the variant's own (outputs/datasets/<experiment>-<parts>); measure them with
-    # --eval-dataset on the experiment's own dataset (same test settings, the same test audio for every variant)
-    "v1": ["@signal.mix={phrase:0.62,sweep:0.1,noise:0.1,levels:0.1,silence:0.08}",
-           "@signal.phrases={notes:0.35,chords:0.3,palm_mute:0.2,swell:0.15,riff:0,strum:0,fingerpick:0}",
-           "@signal.note_off_ms=5", "@signal.pick_noise=0", "@signal.phrase_peak_db=null", "@signal.ring=1",
-           "@signal.pickup=false"],
-    "phr85": ["@signal.mix={phrase:0.85,sweep:0.04,noise:0.04,levels:0.04,silence:0.03}"],   # more playing, fewer test tones
-    "kinds": ["@signal.phrases={notes:0.2,chords:0.15,palm_mute:0.1,swell:0.1,riff:0.2,strum:0.15,fingerpick:0.1}"],
-    "levels": ["@signal.phrase_peak_db=[-24,0]"],   # each phrase at a peak 0-24 dB below full, not by its velocities
-    "offs": ["@signal.note_off_ms=40", "@signal.pick_noise=0.3"],   # damped note endings and pick scrapes
-    "ring": ["@signal.ring=2"],       # notes held twice as long, strings sustaining twice as long: denser playing
-    "pickup": ["@signal.pickup=true"],   # phrases through a pickup's resonant low-pass: little above 2-6 kHz
-    # RefAmp on the v1 DI and on today's (capture first: python -m capture sweep plugin=refamp sweep=default
-    # [signal.ring=1 signal.pickup=false] out=outputs/datasets/refamp_full-{v1,dev}); measure on refamp_full-v1
-    "refv1": ["dataset.path=outputs/datasets/refamp_full-v1"],
-    "refdi": ["dataset.path=outputs/datasets/refamp_full-di"],
-    "ring3": ["@signal.ring=3"],
-    "ring4": ["@signal.ring=4"],
-    "levels12": ["@signal.phrase_peak_db=[-12,0]"],
-    "levels36": ["@signal.phrase_peak_db=[-36,0]"],
-}
+PARTS = variant_data("accuracy")
 
 
 def overrides_of(variant: str, experiment: str = "gain_sweep") -> list[str]:
     parts = variant.split("+")
-    unknown = [p for p in parts if p not in PARTS]
+    unknown = [p for p in parts if p not in PARTS and "=" not in p]
     if unknown:
-        raise SystemExit(f"error: unknown variant part {unknown[0]!r}; parts: {', '.join(PARTS)} (join with +)")
-    found = [o for p in parts for o in PARTS[p]]
+        raise SystemExit(f"error: unknown variant part {unknown[0]!r}; parts: {', '.join(PARTS)} (join with +; "
+                         "or an override itself, as trainer.ema=0.9)")
+    found = [o for p in parts for o in PARTS.get(p, [p])]
     capture = [o[1:] for o in found if o.startswith("@")]
     if capture:  # one dataset of the variant's own, captured with all its @ overrides
-        name = "+".join(p for p in parts if any(o.startswith("@") for o in PARTS[p]))
+        name = "+".join(p for p in parts if any(o.startswith("@") for o in PARTS.get(p, [p])))
         items = ",".join(f"'{o}'" for o in capture + [f"out=outputs/datasets/{experiment}-{name}"])
         found = [o for o in found if not o.startswith("@")] + [f"dataset.capture_overrides=[{items}]"]
     return found
@@ -171,39 +86,27 @@ def measure(run: Path, eval_root: Path | None = None, real: bool = True) -> dict
     `real_playing_esr` is the evaluation set's, for the report."""
     from ampcap import dataset as ds
     from amptrain import checkpoint
-    from amptrain.data import load_split
-    from amptrain.evaluate import evaluate, evaluate_real_playing
-    from amptrain.sampling.amp import load_net
+    from amptrain.finished_run import Run
     from capture.realplay import DEV_SEED
 
-    m = json.loads((run / "metrics.json").read_text())
-    cfg = json.loads((run / "run.json").read_text())
-    root = Path(cfg["dataset"]["path"])
-    manifest = ds.read_manifest(root)
-    net = load_net(run)
-    t = cfg["config"]["trainer"]
-    pre = cfg["config"]["loss"]["pre_emphasis"]
-    ref_val = None
+    r = Run.open(run)
+    m = r.metrics
+    net = r.net()
+    ref_val, manifest = None, r.manifest if eval_root is None else ds.read_manifest(eval_root)
+    test = r.split("test", dataset=eval_root)
     if eval_root is not None:
-        root, manifest = Path(eval_root), ds.read_manifest(eval_root)
-    test = load_split(root, manifest, "test", "test", cfg["knobs"])
-    if eval_root is not None:
-        v, _ = evaluate(net, test, cfg["sample_rate"], pre, t["eval_chunk"], t["eval_overlap"])
-        m["heldout"] = v
-        val = load_split(root, manifest, "val", "val", cfg["knobs"])
-        ref_val = round(evaluate(net, val, cfg["sample_rate"], pre, t["eval_chunk"], t["eval_overlap"])[0]["esr"], 4)
+        m["heldout"] = r.evaluate(net, test)[0]
+        ref_val = round(r.evaluate(net, r.split("val", dataset=eval_root))[0]["esr"], 4)
     rp, dev = m.get("real_playing") or {}, {}
     if real:
         if eval_root is not None:   # the eval dataset's test settings (the run's own may differ)
-            rp = evaluate_real_playing(net, manifest, test.settings, cfg["knobs"], pre, t["eval_chunk"], t["eval_overlap"])
-        dev = evaluate_real_playing(net, manifest, test.settings, cfg["knobs"], pre, t["eval_chunk"], t["eval_overlap"],
-                                    seed=DEV_SEED)
+            rp = r.real_playing(net, test.settings, manifest)
+        dev = r.real_playing(net, test.settings, manifest, seed=DEV_SEED)
     curve = []
     for f in sorted((run / "checkpoints").glob("epoch-*.npz")):
         state = checkpoint.load(f, net)
-        v, _ = evaluate(net, test, cfg["sample_rate"], pre, t["eval_chunk"], t["eval_overlap"])
         curve.append({"minutes": round(state["elapsed_seconds"] / 60, 2), "val_esr": state["history"][-1]["val_esr"],
-                      "heldout_esr": v["esr"]})
+                      "heldout_esr": r.evaluate(net, test)[0]["esr"]})
     h, tr = m["heldout"], m["train_settings"]
     worst = max(r["esr"] for r in h["per_setting"])
     real_esr = round(rp["esr"], 4) if "esr" in rp else None

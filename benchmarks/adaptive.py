@@ -22,25 +22,13 @@ import sys
 import threading
 from pathlib import Path
 
-from benchmarks.accuracy import OUT, measure, run_variant
+from benchmarks.accuracy import OUT, measure, run_variant, variant_data
 
 EVAL_OVERRIDES = ["sweep=default", "sweep.seed=101", "sweep.n_train=2", "sweep.n_heldout=64", "signal.seed=7",
                   "signal.test_fraction=0.5", "signal.val_fraction=0.1", "progress=false"]
 
 
-SHARP = ["adapt=probes", "adapt.probe_s=1.0", "adapt.pool=0.15", "adapt.shares=settings"]
-# Each variant's overrides; {experiment} and {half} (half the design's training settings) are filled in.
-VARIANTS = {
-    "sobol": ["dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol']"],
-    "adapt": ["adapt=probes"],
-    "adapt-half": ["adapt=probes", "adapt.budget={half}"],
-    # the control of adapt-half: the design's first half, captured on its own
-    "sobol-half": ["dataset.capture_overrides=['out=outputs/datasets/{experiment}-sobol-half','sweep.n_train={half}']"],
-    # sharper picks (session 21): 4x the candidates at half the probe length, picks from the worst 15 %, the wall
-    # budget shared in proportion to the settings each round trains on
-    "adapt-sharp": [*SHARP, "adapt.candidates=1024"],
-    "adapt-sharp-half": [*SHARP, "adapt.candidates=512", "adapt.budget={half}"],
-}
+VARIANTS = variant_data("adaptive")   # benchmarks/variants.yaml: each variant's overrides
 
 
 def variant_overrides(name: str, experiment: str, n_train: int) -> list[str]:
@@ -74,10 +62,10 @@ def eval_dataset(experiment: str, plugin: str) -> Path:
     return root
 
 
-def spent_plugin_seconds(run: Path, n_train: int, setting_s: float) -> float:
-    """Plugin-seconds spent on training settings and probes (held-out settings apart: the same in both). A Sobol
-    run's capture was made before the run and is not counted in its wall time (an adaptive run's captures are)."""
-    m = json.loads((run / "metrics.json").read_text())
+def spent_plugin_seconds(m: dict, n_train: int, setting_s: float) -> float:
+    """Plugin-seconds a run (its metrics) spent on training settings and probes (held-out settings apart: the same
+    in both). A Sobol run's capture was made before the run and is not counted in its wall time (an adaptive run's
+    captures are)."""
     if "adapt" in m:
         p = m["adapt"]["plugin_seconds"]
         return p["train_settings"] + p["probes"]
@@ -85,7 +73,9 @@ def spent_plugin_seconds(run: Path, n_train: int, setting_s: float) -> float:
 
 
 def train_settings(name: str, n_train: int) -> int:
-    return n_train // 2 if name.endswith("-half") else n_train
+    """The training settings a variant's budget holds: -half, -128 (a number), or the design's."""
+    last = name.rsplit("-", 1)[-1]
+    return n_train // 2 if last == "half" else int(last) if last.isdigit() else n_train
 
 
 def main(argv=None) -> dict:
@@ -97,6 +87,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--tag", default="")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
+    from amptrain.finished_run import Run
     from amptrain.tfenv import own_stderr, quiet_tensorflow
 
     own_stderr()
@@ -131,13 +122,13 @@ def main(argv=None) -> dict:
         rows = [r for r in rows if not (r["seed"] == seed and r["variant"] in a.variants and r["minutes"] == a.minutes)]
         for name in a.variants:
             m = measure(runs[name], ev)
-            metrics = json.loads((runs[name] / "metrics.json").read_text())
+            metrics = Run.open(runs[name]).metrics
             rows.append({"experiment": a.experiment, "variant": name, "seed": seed, "minutes": a.minutes,
-                         "plugin_s": round(spent_plugin_seconds(runs[name], train_settings(name, n_train), setting_s)),
+                         "plugin_s": round(spent_plugin_seconds(metrics, train_settings(name, n_train), setting_s)),
                          "settings": ((metrics.get("adapt") or {}).get("rounds") or [{}])[-1].get("train_settings",
                                                                                                train_settings(name, n_train)),
                          "rounds": (metrics.get("adapt") or {}).get("rounds"), **{k: m[k] for k in (
-                             "epochs", "heldout_esr", "worst_x_mean", "real_playing_esr", "real_dev_esr", "low_db", "mid_db",
+                             "epochs", "heldout_esr", "ref_val_esr", "worst_x_mean", "real_playing_esr", "real_dev_esr", "low_db", "mid_db",
                              "high_db", "per_setting", "run")}})
         out.write_text(json.dumps({"rows": rows}, indent=1))
     base = {(r["seed"]): r for r in rows if r["variant"] == "sobol" and r["minutes"] == a.minutes}

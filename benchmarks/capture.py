@@ -16,7 +16,8 @@ from pathlib import Path
 
 from capture.builtin_amp import amp_process
 from capture.config import compose_capture
-from capture.host import BuiltinAmp, render_setting
+from capture.host import BuiltinAmp
+from capture.reamp import render_setting
 from capture.runner import run_sweep
 from capture.signals import builtin_signal
 

@@ -10,46 +10,40 @@ cutoff gives the same run. One table: mean ESR, worst setting / mean, mean DC er
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 
-def sets_of(run: Path, eval_root: Path | None, n_train: int) -> tuple[dict, dict]:
-    """(name -> SplitData, the run config): the run's test settings, the other dataset's, and n_train of its training settings."""
-    from ampcap import dataset as ds
-    from amptrain.data import SplitData, load_split
+def sets_of(r, eval_root: Path | None, n_train: int) -> dict:
+    """name -> SplitData: the run's (an opened Run) validation and test settings, the other dataset's test settings,
+    and n_train of its training settings."""
+    from amptrain.data import SplitData
 
-    cfg = json.loads((run / "run.json").read_text())
-    root = Path(cfg["dataset"]["path"])
-    manifest = ds.read_manifest(root)
-    out = {"validation": load_split(root, manifest, "val", "val", cfg["knobs"]),  # where the cutoff is chosen
-           "own test": load_split(root, manifest, "test", "test", cfg["knobs"])}
+    out = {"validation": r.split("val"), "own test": r.split("test")}   # the cutoff is chosen on validation
     if eval_root is not None:
-        out["separate test"] = load_split(eval_root, ds.read_manifest(eval_root), "test", "test", cfg["knobs"])
+        out["separate test"] = r.split("test", dataset=eval_root)
     if n_train:
-        tr = load_split(root, manifest, "train", "test", cfg["knobs"])
+        tr = r.split("train", "test")
         pick = np.unique(np.linspace(0, len(tr.settings) - 1, min(n_train, len(tr.settings))).round().astype(int))
         out[f"training ({len(pick)})"] = SplitData(tr.x, tr.y[pick], tr.cond[pick], [tr.settings[i] for i in pick])
-    return out, cfg
+    return out
 
 
 def measure(run: Path, eval_root: Path | None, cutoffs: list[float], n_train: int, only: list[str] | None = None) -> list[dict]:
-    from amptrain.evaluate import evaluate
-    from amptrain.sampling.amp import load_net
+    from amptrain.finished_run import Run
 
-    net = load_net(run)
-    sets, cfg = sets_of(run, eval_root, n_train)
-    t, pre = cfg["config"]["trainer"], cfg["config"]["loss"]["pre_emphasis"]
+    r = Run.open(run)
+    net = r.net()
+    sets = sets_of(r, eval_root, n_train)
     rows = []
     for name, data in sets.items():
         if only and name.split(" (")[0] not in only:
             continue
         for hz in cutoffs:
             net.dc_block_hz = float(hz)
-            v, _ = evaluate(net, data, int(net.sample_rate), pre, t["eval_chunk"], t["eval_overlap"])
-            worst = max(r["esr"] for r in v["per_setting"])
+            v, _ = r.evaluate(net, data)
+            worst = max(s["esr"] for s in v["per_setting"])
             rows.append({"run": run.name, "set": name, "cutoff_hz": hz, "esr": round(v["esr"], 4),
                          "worst_x_mean": round(worst / max(v["esr"], 1e-12), 2), "worst": round(worst, 4),
                          "dc": f"{v['dc']:.1e}", "low_db": round(v["bands_db"]["low"], 2)})

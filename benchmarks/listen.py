@@ -24,7 +24,8 @@ def plugin_process(name: str, sr: int):
     as capture renders a setting (pre-roll, latency compensation)."""
     from ampcap.config import to_dict
     from capture.config import compose_capture
-    from capture.host import make_amp, render_setting
+    from capture.host import make_amp
+    from capture.reamp import render_setting
 
     pcfg = to_dict(compose_capture([f"plugin={name}", f"plugin.sample_rate={sr}"]).plugin)
     host = make_amp(pcfg)
@@ -80,7 +81,7 @@ def main(argv=None) -> list[dict]:
         knobs = {**defaults, **knobs}
         tag = f"gain-{knobs['gain']:g}" if a.dataset is None else f"setting-{i}"
         target = target_of(di, sr, knobs)
-        pred = amp.render(di, sr, **{k: knobs[k] for k in amp.knob_names})
+        pred = amp(di, sr, {k: knobs[k] for k in amp.knob_names})
         for name, y in (("target", target), ("model", pred), ("difference", target - pred)):
             write_wav(OUT / f"{tag}_{name}.wav", np.clip(y, -1, 1), sr)
         b = band_level_error_db(target, pred, sr)

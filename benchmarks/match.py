@@ -58,14 +58,14 @@ def main(argv=None) -> dict:
     quiet_tensorflow()
     from ampcap.cli import print_table
     from amptrain import AmpModel
+    from amptrain.finished_run import Run
     from amptrain.losses import band_level_error_db, esr
-    from amptrain.report_html import load_run
     from amptrain.sampling.match import shift
     from capture.realplay import through_amp
 
     run = Path(a.run)
-    _, info, _, manifest = load_run(run)
-    plugin = manifest["config"]["plugin"]
+    opened = Run.open(run)
+    plugin, info = opened.plugin, opened.info
     amp = AmpModel.load(run)
     sr, held = amp.sample_rate, amp.fixed_knobs
     x = real_playing_di(sr)
@@ -78,7 +78,7 @@ def main(argv=None) -> dict:
     rows, results = [], []
     for i, s in enumerate(settings):
         target = (signs[i] * shift(clean[i], int(delays[i]))).astype(np.float32)
-        own = esr(clean[i], amp.render(x, **s))
+        own = esr(clean[i], amp(x, None, s))
         t0 = time.monotonic()
         res = amp.match(x, target)
         seconds = time.monotonic() - t0

@@ -46,7 +46,7 @@ def main(argv=None) -> list[dict]:
         amp = AmpModel.load(run)
         row = {"run": run.rstrip("/").split("/")[-1]}
         for k, x in dis.items():
-            preds = [amp.render(x, sr, **{n: {**defaults, "gain": g}[n] for n in amp.knob_names}) for g in GAINS]
+            preds = [amp(x, sr, {n: {**defaults, "gain": g}[n] for n in amp.knob_names}) for g in GAINS]
             row[k] = round(float(np.mean([esr(t, p) for t, p in zip(targets[k], preds)])), 4)
         row["real / generated"] = " ".join(f"{row['real playing'] / max(row[k], 1e-12):.1f}" for k in materials())
         rows.append(row)

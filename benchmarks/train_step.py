@@ -17,7 +17,7 @@ def tf_rate(hidden: int, B: int, segment: int, repeats: int, splits: int) -> flo
     import keras
     import numpy as np
 
-    from amptrain.losses import make_loss
+    from amptrain.losses import Loss
     from amptrain.model import AmpNet
     from amptrain.tbptt import TBPTT
 
@@ -26,9 +26,8 @@ def tf_rate(hidden: int, B: int, segment: int, repeats: int, splits: int) -> flo
     c = rng.random((B, 1)).astype(np.float32)
     y = np.tanh(2 * x)
     keras.utils.set_random_seed(0)
-    m = AmpNet(hidden_size=hidden, n_cond=1).build_weights()
-    m.fused_splits = splits
-    t = TBPTT(m, keras.optimizers.Adam(1e-3, clipnorm=1.0), make_loss("aw"), 200, 1000)
+    m = AmpNet(hidden_size=hidden, n_cond=1, fused_splits=splits).build_weights()
+    t = TBPTT(m, keras.optimizers.Adam(1e-3), Loss("aw"), warmup=200, window=1000, clipnorm=1.0)
     t.batch(x, c, y)  # trace + compile
     t0 = time.perf_counter()
     for _ in range(repeats):

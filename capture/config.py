@@ -7,11 +7,13 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig
 
-from ampcap.config import compose
+from ampcap.config import choices, compose
+
+from .sweep import DESIGNS
 
 
 @dataclass
-class KnobConfig:
+class KnobConfig:   # one entry of plugin.knobs: each knob says what it has (None: not given)
     param: Optional[str] = None
     min: Optional[float] = None
     max: Optional[float] = None
@@ -20,61 +22,68 @@ class KnobConfig:
     choices: Optional[List[str]] = None
 
 
+# Pure schema: types and valid keys only. Every default lives in the YAML (conf/capture.yaml, and conf/base/ for
+# what each option of a group starts from; tests/test_config_defaults.py); a choice is an enum, so a typo is one
+# line that lists the choices.
+PluginKind = choices("PluginKind", ("builtin", "external", "python"))
+Reload = choices("Reload", ("auto", "always", "never"))
+Design = choices("Design", DESIGNS)
+SignalKind = choices("SignalKind", ("builtin", "file"))
+
+
 @dataclass
 class PluginConfig:
     name: str = MISSING
-    kind: str = "builtin"               # builtin | external (VST3/AU via pedalboard) | python
-    path: Optional[str] = None          # plugin file; else $path_env; else default_paths[sys.platform]
-    path_env: Optional[str] = None
-    default_paths: Dict[str, str] = field(default_factory=dict)
-    plugin_name: Optional[str] = None   # for shell plugins holding several plugins
-    target: Optional[str] = None        # kind=python: "module:Class"
-    options: Dict[str, Any] = field(default_factory=dict)  # kind=python: passed to the class
-    sample_rate: int = 48000
-    knobs: Dict[str, KnobConfig] = field(default_factory=dict)
-    fixed: Dict[str, Any] = field(default_factory=dict)
-    reload_per_setting: str = "auto"    # auto (decided by the fresh-vs-reused check) | always | never
-    init_timeout_s: float = 10.0
-    preroll_s: float = 0.5
-    max_latency: int = 4096
+    kind: PluginKind = MISSING          # builtin | external (VST3/AU via pedalboard) | python
+    path: Optional[str] = MISSING       # plugin file; else $path_env; else default_paths[sys.platform]
+    path_env: Optional[str] = MISSING
+    default_paths: Dict[str, str] = MISSING
+    plugin_name: Optional[str] = MISSING  # for shell plugins holding several plugins
+    target: Optional[str] = MISSING     # kind=python: "module:Class"
+    options: Dict[str, Any] = MISSING   # kind=python: passed to the class
+    sample_rate: int = MISSING
+    knobs: Dict[str, KnobConfig] = MISSING
+    fixed: Dict[str, Any] = MISSING
+    reload_per_setting: Reload = MISSING  # auto (decided by the fresh-vs-reused check) | always | never
+    init_timeout_s: float = MISSING
+    preroll_s: float = MISSING
+    max_latency: int = MISSING
 
 
 @dataclass
 class SweepConfig:
     name: str = MISSING
-    design: str = "sobol"               # grid | random | sobol | lhs | oat | line
-    n_train: int = 16
-    n_heldout: int = 8
-    levels: int = 3
-    knob: Optional[str] = None          # design=line: the knob that moves
-    vary: Optional[List[str]] = None    # knobs the design moves (default: all not in `fixed`)
-    fixed: Dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    edges: float = 0.0                  # random/sobol/lhs: training settings pushed towards the knobs' ends (0..1)
-    shard: Optional[str] = None         # "i/n": capture a deterministic share of the settings
+    design: Design = MISSING            # grid | random | sobol | lhs | oat | line | single
+    n_train: int = MISSING
+    n_heldout: int = MISSING
+    levels: int = MISSING
+    knob: Optional[str] = MISSING       # design=line: the knob that moves
+    vary: Optional[List[str]] = MISSING  # knobs the design moves (null: all not in `fixed`)
+    fixed: Dict[str, Any] = MISSING
+    seed: int = MISSING
+    edges: float = MISSING              # random/sobol/lhs: training settings pushed towards the knobs' ends (0..1)
+    shard: Optional[str] = MISSING      # "i/n": capture a deterministic share of the settings
 
 
 @dataclass
 class SignalConfig:
     name: str = MISSING
-    kind: str = "builtin"               # builtin (generated) | file
-    path: Optional[str] = None
-    seed: int = 1234
-    duration_s: float = 30.0
-    peak: float = 0.8
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    min_duration_s: float = 5.0
-    # kind=builtin: what the generated DI is made of (capture/signals.py Material; conf/signal/builtin.yaml)
-    mix: Dict[str, float] = field(default_factory=lambda: {"phrase": 0.62, "sweep": 0.1, "noise": 0.1, "levels": 0.1,
-                                                           "silence": 0.08})          # section weights
-    phrases: Dict[str, float] = field(default_factory=lambda: {"notes": 0.35, "chords": 0.3, "palm_mute": 0.2, "swell": 0.15,
-                                                               "riff": 0.0, "strum": 0.0, "fingerpick": 0.0})  # phrase weights
-    note_off_ms: float = 5.0                     # how long a released note takes to die
-    pick_noise: float = 0.0                      # a pick's scrape at each onset, relative to the note
-    phrase_peak_db: Optional[List[float]] = None  # each phrase normalised to a peak in [low, high] dB (null: by velocities)
-    ring: float = 2.0                            # notes held and strings sustaining this many times longer than v1
-    pickup: bool = True                          # each phrase through a pickup's resonant low-pass (2-6 kHz)
+    kind: SignalKind = MISSING          # builtin (generated) | file
+    path: Optional[str] = MISSING
+    seed: int = MISSING
+    duration_s: float = MISSING
+    peak: float = MISSING
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    min_duration_s: float = MISSING
+    # kind=builtin: what the generated DI is made of (capture/signals.py Material; conf/base/signal.yaml)
+    mix: Dict[str, float] = MISSING     # section weights
+    phrases: Dict[str, float] = MISSING  # phrase weights
+    note_off_ms: float = MISSING        # how long a released note takes to die
+    pick_noise: float = MISSING         # a pick's scrape at each onset, relative to the note
+    phrase_peak_db: Optional[List[float]] = MISSING  # each phrase normalised to a peak in [low, high] dB (null: by velocities)
+    ring: float = MISSING               # notes held and strings sustaining this many times longer than v1
+    pickup: bool = MISSING              # each phrase through a pickup's resonant low-pass (2-6 kHz)
 
 
 @dataclass
@@ -83,11 +92,11 @@ class CaptureConfig:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     out: str = MISSING
-    workers: int = 1
-    overwrite: bool = False
-    progress: bool = True
-    timeout_s: Optional[float] = None   # per-setting deadline for the plugin process (null: automatic)
-    retries: int = 1                    # a failed setting is retried this often on a fresh process
+    workers: int = MISSING
+    overwrite: bool = MISSING
+    progress: bool = MISSING
+    timeout_s: Optional[float] = MISSING  # per-setting deadline for the plugin process (null: automatic)
+    retries: int = MISSING              # a failed setting is retried this often on a fresh process
 
 
 SCHEMAS = {"capture_schema": CaptureConfig}

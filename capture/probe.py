@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from ampcap.errors import CaptureFailed
 
-from .host import PROBE_GAP_S
 from .pool import auto_timeout
+from .reamp import PROBE_GAP_S
 from .worker import HostProcess, WorkerFailed, wait_for_any
 
 PROBE_ATTEMPTS = 2   # a probe whose process fails is tried once more on a fresh one, then left out
@@ -35,7 +35,7 @@ def probe_signal(di: np.ndarray, region: tuple[int, int], seconds: float, sample
 
 def plugin_seconds(n_samples: int, sample_rate: int, pcfg: dict) -> float:
     """Seconds of audio the plugin renders for one setting of `n_samples` of DI: the pre-roll, the latency probe
-    and its gaps, the DI and the latency tail (capture/host.py render_setting): what a probe or a setting costs."""
+    and its gaps, the DI and the latency tail (capture/reamp.py render_setting): what a probe or a setting costs."""
     extra = pcfg["preroll_s"] + 2 * PROBE_GAP_S + pcfg["max_latency"] / sample_rate
     return n_samples / sample_rate + extra
 

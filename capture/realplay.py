@@ -233,7 +233,8 @@ def through_amp(plugin_cfg: dict, settings: list[dict], audio: np.ndarray, timeo
 
 def render_settings(plugin_cfg: dict, knob_sets: list[dict], audio: np.ndarray) -> np.ndarray:
     """In the worker: load the amp and render `audio` at each knob set."""
-    from .host import make_amp, render_setting
+    from .host import make_amp
+    from .reamp import render_setting
 
     amp = make_amp(plugin_cfg)
     return np.stack([render_setting(amp, knobs, audio, float(plugin_cfg.get("preroll_s", 0.5)),

@@ -11,7 +11,8 @@ from ampcap import dataset as ds
 from ampcap.errors import CaptureFailed
 from ampcap.wav import write_wav
 
-from .host import Amp, make_amp, render_setting
+from .host import Amp, make_amp
+from .reamp import render_setting
 
 SILENCE_RMS = 1e-6          # below this (-120 dBFS) the output counts as silent
 EQUAL_ESR = 1e-9            # two renders count as identical below this relative error

@@ -95,7 +95,8 @@ def test_candidates_are_new_points_over_the_varied_knobs():
 
 
 def test_probes_are_the_plugins_own_render():
-    from capture.host import make_amp, render_setting
+    from capture.host import make_amp
+    from capture.reamp import render_setting
 
     pcfg = {"kind": "builtin", "name": "builtin", "preroll_s": 0.1, "max_latency": 256, "init_timeout_s": 10}
     amp = make_amp(pcfg)

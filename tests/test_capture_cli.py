@@ -62,7 +62,8 @@ def test_sweep_writes_a_verified_dataset(small_dataset):
 
 def test_dataset_round_trip_matches_amp(small_dataset):
     """Files hold exactly what the amp renders for the recorded knobs, aligned with input.wav."""
-    from capture.host import BuiltinAmp, render_setting
+    from capture.host import BuiltinAmp
+    from capture.reamp import render_setting
 
     m = read_manifest(small_dataset)
     di, sr = sf.read(small_dataset / "input.wav", dtype="float32")
@@ -252,7 +253,7 @@ def test_stateful_plugin_triggers_reload_and_nondeterminism_is_recorded(tmp_path
     (["workers=two"], "config key 'workers'", 2),
     (["workers=0"], "workers: 0 must be at least 1", 2),
     (["sweep.shard=3/2"], "sweep.shard", 2),
-    (["sweep.design=spiral"], "sweep.design: 'spiral'", 2),
+    (["sweep.design=spiral"], "config key 'sweep.design': Invalid value 'spiral', expected one of [grid, random", 2),
     (["+sweep.fixed.gain=11"], "outside its range 0..10", 2),
     (["+sweep.fixed.volume=3"], "unknown knob 'volume'", 2),
     (["+sweep.fixed.channel=crunch"], "not one of ['clean', 'lead']", 2),

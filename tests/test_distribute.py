@@ -20,21 +20,22 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras
 from amptrain.model import AmpNet
 from amptrain.tbptt import TBPTT
-from amptrain.losses import make_loss
+from amptrain.losses import Loss
 
 def run(strategy):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         m = AmpNet(hidden_size=8, n_cond=1).build_weights()
-        opt = keras.optimizers.Adam(3e-3, clipnorm=0.05)  # small: the clipping is active
-    t = TBPTT(m, opt, make_loss("hp"), warmup=50, window=200, strategy=strategy)
+        opt = keras.optimizers.Adam(3e-3)
+    t = TBPTT(m, opt, Loss("hp"), warmup=50, window=200, clipnorm=0.05, strategy=strategy)  # small: the clipping is active
     rng = np.random.default_rng(1)
     x = (0.4 * rng.standard_normal((4, 650, 1))).astype(np.float32)   # 4 different rows: 2 per replica
     c = rng.random((4, 1)).astype(np.float32)
     y = np.tanh(3 * x * (1 + c[:, None, :]))
     w = np.array([0.5, 2.0, 1.0, 0.7], np.float32)                     # per-row loss weights
-    losses = [t.batch(x, c, y, w) for _ in range(8)]
-    rows = [a.tolist() for a in t.row_errors]                           # trainer.focus's per-row energies
+    results = [t.batch(x, c, y, w) for _ in range(8)]
+    losses = [r.loss for r in results]
+    rows = [results[-1].err.tolist(), results[-1].ref.tolist()]        # trainer.focus's per-row energies
     sent = [np.array([[1.5, -2.0], [0.25, 3.0]]), np.array(7.0)]
     got = t.broadcast(sent)
     ok = all(np.array_equal(a, b) for a, b in zip(sent, got))

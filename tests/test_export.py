@@ -334,6 +334,8 @@ def test_rtneural_file_follows_the_parser_and_plays_as_our_render(tmp_path, skip
     assert esr(rtneural_play(cfg, inputs), ours) < 1e-6
     bad = {**cfg, "layers": [cfg["layers"][0], {**cfg["layers"][1], "activation": "tanh"}]}
     assert rtneural_problems(bad) == ["an activation would be added after a layer"]
+    # the same file from the model's own method
+    assert json.loads(amp.export("rtneural", tmp_path / "m.json").read_text())["layers"] == cfg["layers"]
 
 
 def test_rtneural_export_says_when_aida_x_would_not_list_the_model(tmp_path, capsys):

@@ -48,7 +48,7 @@ def test_trained_fused_model_saves_and_renders(tmp_path):
     the in-memory model renders, and its training-mode forward (fused) agrees with its inference."""
     import keras
 
-    from amptrain.losses import make_loss
+    from amptrain.losses import Loss
     from amptrain.model import AmpNet
     from amptrain.sampling.render import render_sequential
     from amptrain.tbptt import TBPTT
@@ -57,7 +57,7 @@ def test_trained_fused_model_saves_and_renders(tmp_path):
     m = AmpNet(hidden_size=8, n_cond=1, knobs=[{"name": "gain", "kind": "continuous", "min": 0, "max": 10,
                                                 "default": 5, "unit": ""}]).build_weights()
     before = [np.asarray(v).copy() for v in m.weights]
-    t = TBPTT(m, keras.optimizers.Adam(1e-2), make_loss("hp"), warmup=20, window=100)
+    t = TBPTT(m, keras.optimizers.Adam(1e-2), Loss("hp"), warmup=20, window=100)
     rng = np.random.default_rng(0)
     x = (0.3 * rng.standard_normal((4, 420, 1))).astype(np.float32)
     c = rng.random((4, 1)).astype(np.float32)

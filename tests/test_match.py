@@ -151,11 +151,11 @@ def test_the_match_command_prints_writes_and_never_replaces_a_users_file(tmp_pat
 def test_verify_renders_the_found_knobs_through_the_amp_itself(trained_run, tmp_path, capsys):
     """--verify: the embedded amp at the found knobs, delayed and scaled as found, against the target; the figure
     printed and written equals one computed here from the amp's own render."""
+    from amptrain.finished_run import Run
     from amptrain.losses import esr
-    from amptrain.report_html import load_run
     from capture.realplay import through_amp
 
-    plugin = load_run(trained_run)[3]["config"]["plugin"]
+    plugin = Run.open(trained_run).plugin
     x = di(2.0, seed=7)
     true = {"gain": 6.0, "bass": 4.0, "mid": 5.0, "treble": 7.0, "presence": 3.0, "master": 6.0, "channel": "lead"}
     y = shift(through_amp(plugin, [{"knobs": true}], x)[0], 48)

@@ -6,7 +6,8 @@ import pedalboard
 import pytest
 
 from ampcap.errors import ConfigError, PluginError
-from capture.host import PluginAmp, measure_latency, render_setting
+from capture.host import PluginAmp
+from capture.reamp import measure_latency, render_setting
 from tests.conftest import error_lines, run_cli
 
 

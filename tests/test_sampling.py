@@ -48,6 +48,33 @@ def test_load_lists_knobs_and_accepts_run_dir_file_and_runs_folder(run_dir, amp,
     assert AmpModel.load(runs).source_file == runs / "20260102-000000" / "model.keras"
 
 
+def test_an_amp_is_called_like_a_plugin_with_knobs_as_a_mapping_or_keywords(amp):
+    from ampcap.errors import KnobError
+    from amptrain import AmpModel
+
+    x = di(1.0)
+    ref = amp.render(x, gain=7.3, channel="lead")
+    assert np.array_equal(amp(x, SR, {"gain": 7.3, "channel": "lead"}), ref)
+    assert np.array_equal(amp(x, None, {"gain": 7.3}, channel="lead"), ref)
+    s = amp.stream()
+    assert np.array_equal(np.concatenate([s(x[:4800], {"gain": 7.3, "channel": "lead"}),
+                                          s.process(x[4800:], gain=7.3, channel="lead")]),
+                          amp.render(x, mode="sequential", gain=7.3, channel="lead"))
+    with pytest.raises(KnobError, match="'gain' is given twice"):
+        amp(x, SR, {"gain": 7.3}, gain=2.0)
+    with pytest.raises(KnobError, match="knobs must be a mapping"):
+        amp(x, SR, [("gain", 7.3)])
+    # a knob named like a render option: by keyword it is refused (it would silently be the option), in the
+    # mapping it is the knob, and the option keeps its own keyword
+    knobs = [{"name": "mode", "kind": "continuous", "min": 0.0, "max": 10.0, "default": 5.0}]
+    moded = AmpModel(make_net(knobs=knobs))
+    with pytest.raises(KnobError, match="'mode' is both a knob of this model and a render option.*\\{'mode': value\\}"):
+        moded(x, SR, mode="sequential")
+    lo, hi = moded(x, SR, {"mode": 0.0}), moded(x, SR, {"mode": 10.0}, mode="sequential")
+    assert db(lo - hi, hi) > -20   # the knob moved the sound
+    assert np.array_equal(hi, moded.render(x, SR, {"mode": 10.0}, mode="sequential"))
+
+
 def test_chunked_matches_sequential_within_60_db(amp):
     x = di(3.0)
     seq = amp.render(x, mode="sequential", gain=7.3, channel="lead")

@@ -1,8 +1,8 @@
-"""The code's shape stays as issue 17 left it (measured by benchmarks/structure.py from the source, with
+"""The code's shape stays as issue 17 left it (measured by tests/structure.py from the source, with
 `ast`): no import cycles between project modules, counting function-level imports (a cycle hidden in a
 function is still a cycle); no private name (`_x`) taken from another module; no function longer than
 LIMIT lines."""
-from benchmarks.structure import cycles, functions, graph, module_files, private_uses
+from tests.structure import cycles, functions, graph, module_files, private_uses
 
 LIMIT = 60
 

@@ -3,7 +3,7 @@ nonlinearity (held-out knob values and unseen audio improve clearly)."""
 import numpy as np
 import pytest
 
-from amptrain.losses import esr, make_loss
+from amptrain.losses import Loss, esr
 from amptrain.model import AmpNet
 from amptrain.sampling.render import render
 from amptrain.tbptt import TBPTT
@@ -28,21 +28,18 @@ def data(gains, n, seed):
     return x[..., None].astype(np.float32), np.array(gains, np.float32)[:, None], y[..., None]
 
 
-@pytest.mark.parametrize("one_call", [True, False])
-def test_update_windows_carry_state(one_call):
+def test_update_windows_carry_state():
     """Each window starts from the state the previous one ended with (after the warm-up): with lr 0 the
-    batch's loss is the mean of the windows' losses of one sequential run. Both the one-call path (one
-    device) and the per-window path (several replicas) do this."""
+    batch's loss is the mean of the windows' losses of one sequential run (several replicas run the same
+    window step: tests/test_distribute.py)."""
     import keras
     import tensorflow as tf
 
     m = AmpNet(hidden_size=4, n_cond=1).build_weights()
-    loss_fn = make_loss("none")
+    loss_fn = Loss("none")
     t = TBPTT(m, keras.optimizers.SGD(0.0), loss_fn, warmup=50, window=100)
-    if not one_call:
-        t._whole = None
     x, c, y = data([0.5], 450, 0)
-    got = t.batch(x, c, y)
+    got = t.batch(x, c, y).loss
     p, _, _ = m((x, np.repeat(c[:, None], 450, 1), *m.zero_state(1)), training=True)
     p = np.asarray(p)
     want = [float(loss_fn(tf.constant(y[:, a:a + 100, 0]), tf.constant(p[:, a:a + 100, 0]), tf.ones(1)))
@@ -54,21 +51,18 @@ def test_update_windows_carry_state(one_call):
     assert abs(np.mean(fresh) - np.mean(want)) > 1e-4  # a zero state per window would be another loss
 
 
-@pytest.mark.parametrize("one_call", [True, False])
-def test_row_errors_are_each_rows_plain_energies_over_the_updates(one_call):
-    """`row_errors` (trainer.focus's input): per row, the plain squared error and the target energy summed
-    over the updated windows (not the warm-up), the same on both paths."""
+def test_row_errors_are_each_rows_plain_energies_over_the_updates():
+    """A batch's row errors (trainer.focus's input): per row, the plain squared error and the target energy
+    summed over the updated windows (not the warm-up)."""
     import keras
 
     m = AmpNet(hidden_size=4, n_cond=1).build_weights()
-    t = TBPTT(m, keras.optimizers.SGD(0.0), make_loss("hp"), warmup=50, window=100)
-    if not one_call:
-        t._whole = None
+    t = TBPTT(m, keras.optimizers.SGD(0.0), Loss("hp"), warmup=50, window=100)
     x, c, y = data([0.1, 0.9, 0.5], 430, 3)
-    t.batch(x, c, y, np.array([1.0, 3.0, 0.5], np.float32))
+    result = t.batch(x, c, y, np.array([1.0, 3.0, 0.5], np.float32))
     p, _, _ = m((x, np.repeat(c[:, None], 430, 1), *m.zero_state(3)), training=True)
     p = np.asarray(p)[:, 50:, 0].astype(np.float64)
-    err, ref = t.row_errors
+    err, ref = result.err, result.ref
     assert err.shape == ref.shape == (3,)
     np.testing.assert_allclose(err, np.sum((y[:, 50:, 0] - p) ** 2, axis=1), rtol=1e-4)
     np.testing.assert_allclose(ref, np.sum(y[:, 50:, 0].astype(np.float64) ** 2, axis=1), rtol=1e-5)
@@ -83,7 +77,7 @@ def test_short_training_improves_heldout_esr():
     tf.random.set_seed(0)
     keras.utils.set_random_seed(0)
     m = AmpNet(hidden_size=16, n_cond=1).build_weights()
-    t = TBPTT(m, keras.optimizers.Adam(5e-3), make_loss("hp"), warmup=100, window=500)
+    t = TBPTT(m, keras.optimizers.Adam(5e-3), Loss("hp"), warmup=100, window=500)
     xt, ct, yt = data([0.0, 0.25, 0.5, 0.75, 1.0], 4100, 1)
     xh, ch, yh = data([0.125, 0.625, 0.875], 4000, 2)  # held-out gains, unseen audio
 

@@ -63,8 +63,9 @@ def test_nolly_without_dataset_prints_the_capture_command(tmp_path):
     (["+experiment=no_such"], "experiment"),
     (["trainer.bogus=1"], "trainer.bogus"),
     (["model.hidden_size=abc"], "model.hidden_size"),
-    (["model.conditioning=xyz"], "model.conditioning"),
+    (["model.conditioning=xyz"], "config key 'model.conditioning': Invalid value 'xyz', expected one of [concat, film, none]"),
     (["model.dc_block=maybe"], "model.dc_block"),
+    (["trainer.schedule=cosin"], "config key 'trainer.schedule': Invalid value 'cosin', expected one of [cosine, plateau]"),
     (["trainer.batch_size=0"], "trainer.batch_size"),
     (["trainer.select=first"], "trainer.select"),
     (["loss.pre_emphasis=pink"], "loss.pre_emphasis"),
@@ -296,3 +297,20 @@ def test_resume_refuses_a_dataset_with_other_knobs(small_dataset, tmp_path):
     lines = error_lines(p)
     assert p.returncode == 2 and len(lines) == 1, p.stderr
     assert "dataset knobs (gain) do not match the model's (gain, bass" in lines[0]
+
+
+def test_a_run_started_before_the_optimizer_and_loss_targets_existed_resumes(tmp_path):
+    """Saved files stay compatible: a run.json written before conf/optimizer/, conf/adapt/ and loss._target_
+    existed is the same run; a real change is still refused."""
+    from ampcap.errors import ConfigError
+    from amptrain.config import TrainConfig
+    from amptrain.rundir import check_resume
+
+    cfg = to_dict(validate(compose_train(["+experiment=gain_sweep"]), TrainConfig))
+    old = {k: v for k, v in cfg.items() if k not in ("optimizer", "adapt")}
+    old["loss"] = {k: v for k, v in cfg["loss"].items() if k != "_target_"}
+    knobs = [{"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "default": 5.0}]
+    (tmp_path / "run.json").write_text(json.dumps({"config": old, "knobs": knobs, "dataset": {"config_sha256": "x"}}))
+    check_resume(tmp_path, cfg, {"config_sha256": "x"}, knobs)
+    with pytest.raises(ConfigError, match="changed: loss.dc_weight"):
+        check_resume(tmp_path, {**cfg, "loss": {**cfg["loss"], "dc_weight": 0.5}}, {"config_sha256": "x"}, knobs)

@@ -6,7 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from amptrain.train import EMA, FOCUS_CAP, FOCUS_DECAY, Focus, rising_warning, scheduled_lr
+from amptrain.ema import EMA
+from amptrain.focus import FOCUS_CAP, FOCUS_DECAY, Focus
+from amptrain.schedule import scheduled_lr
+from amptrain.train import rising_warning
+from amptrain.train_state import TrainState
 from tests.conftest import run_cli
 
 
@@ -42,7 +46,7 @@ def test_focus_weights_follow_each_settings_running_esr():
     """trainer.focus: a setting's weight is its base weight times (its running ESR / the mean)^power, capped,
     1 until it is seen; its running sums decay per sighting and live in the state (resume)."""
     base = np.array([1.0, 1.0, 2.0, 1.0, 1.0], np.float32)
-    state = {}
+    state = TrainState(lr=0.01)
     f = Focus(1.0, base, state)
     np.testing.assert_allclose(f.weights(), base / base.mean())           # nothing seen yet: the base weights
     f.update(np.array([0, 1, 2]), np.array([0.01, 0.04, 0.01]), np.array([1.0, 1.0, 1.0]))
@@ -55,12 +59,24 @@ def test_focus_weights_follow_each_settings_running_esr():
     assert factors[3] / factors[0] == pytest.approx(FOCUS_CAP ** 2, rel=1e-5)   # 4.97 -> cap, 0.005 -> 1/cap
     assert factors[1] == pytest.approx(factors[0]) == pytest.approx(factors[4])
     f.update(np.array([1]), np.array([0.0]), np.array([1.0]))             # a sighting decays the old sums
-    assert state["focus_err"][1] == pytest.approx(FOCUS_DECAY * 0.04) and state["focus_ref"][1] == pytest.approx(1.9)
+    assert state.focus_err[1] == pytest.approx(FOCUS_DECAY * 0.04) and state.focus_ref[1] == pytest.approx(1.9)
     g = Focus(1.0, base, state)                                           # a resumed run takes the sums up again
     np.testing.assert_array_equal(g.weights(), f.weights())
-    half = Focus(0.5, base, {"focus_err": [0.01, 0.04, 0.0, 0.0, 0.0], "focus_ref": [1.0, 1.0, 0.0, 0.0, 0.0]})
+    half = Focus(0.5, base, TrainState(lr=0.01, focus_err=[0.01, 0.04, 0.0, 0.0, 0.0], focus_ref=[1.0, 1.0, 0.0, 0.0, 0.0]))
     hw = half.weights()
     assert hw[1] / hw[0] == pytest.approx(2.0)                            # power 0.5: sqrt of the ESR ratio
+
+
+def test_the_state_saved_in_a_checkpoint_loads_back_and_an_older_one_too():
+    """TrainState round-trips through a checkpoint's JSON; a checkpoint from before a field existed loads with
+    that field's start value; a misspelt field is an error, not a new key."""
+    s = TrainState(lr=0.003, epoch=2, batch=5, history=[{"epoch": 1, "val_esr": 0.1}], focus_err=[0.5], focus_ref=[1.0])
+    assert TrainState.from_json(json.loads(json.dumps(s.to_json())), 0.01) == s
+    old = {k: v for k, v in s.to_json().items() if k not in ("focus_err", "focus_ref", "chosen_epoch")}
+    back = TrainState.from_json(old, 0.01)
+    assert back.focus_err == [] and back.chosen_epoch is None and back.epoch == 2 and back.lr == 0.003
+    with pytest.raises(AttributeError, match="no field 'epochs'"):
+        s.update(epochs=3)
 
 
 def test_rising_validation_warning():

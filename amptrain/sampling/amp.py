@@ -1,104 +1,37 @@
-"""A trained amp as a user sees it: `AmpModel.load(run_dir_or_file)`, its knobs, and `render(x,
-sample_rate, gain=7.3)` at any setting (pedalboard's convention: audio at another rate than the
-model's is resampled in and back out), with knobs fixed, per-sample or automated, offline or streaming."""
+"""A trained amp as a user sees it: `AmpModel.load(run_dir_or_file)`, its knobs, and `amp(x, sample_rate,
+{"gain": 7.3})` (or `render(x, sample_rate, gain=7.3)`) at any setting (pedalboard's convention: audio at another
+rate than the model's is resampled in and back out), with knobs fixed, per-sample or automated, offline or
+streaming; tone match and export from the same object."""
 from __future__ import annotations
 
-import json
-import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ampcap.errors import KnobError, ModelError, ModelInputError
-from ampcap.files import atomic_path
+from ampcap.errors import KnobError, ModelError, ModelInputError  # noqa: F401 - ModelError is part of this module's API
 from ampcap.knobs import Knob
 
 from ..conditioning import encode
-from ..tfenv import quiet_tensorflow
 from .automation import DEFAULT_SMOOTH_MS, knob_values, smooth
+from .modelfile import DAMAGED_FIX, check_keras_file, load_net, model_path, save_net  # noqa: F401 - part of this module's API
 from .render import DEFAULT_OVERLAP, MODES, Stream, render
 from .resampling import fit_length, resample  # noqa: F401 - resample is part of this module's API
 
 if TYPE_CHECKING:
     from .match import MatchResult
 
-MODEL_FILE = "model.keras"
-REGISTERED = "ampcap>AmpNet"
-
-
-def model_path(path) -> Path:
-    """A run directory (holding model.keras), an experiment's runs folder (its newest finished run),
-    or a .keras file -> the .keras file."""
-    p = Path(path)
-    if p.is_dir():
-        f = p / MODEL_FILE
-        if f.exists():
-            return f
-        runs = sorted(d / MODEL_FILE for d in p.iterdir() if (d / MODEL_FILE).is_file())
-        if runs:
-            return runs[-1]
-        raise ModelError(f"{p}: no {MODEL_FILE} here or in its run folders (is it a finished training run? "
-                         f"runs are under outputs/runs/<name>/<time>/)")
-    if not p.exists():
-        raise ModelError(f"{p}: no such model file or run directory; give run= a run directory "
-                         f"(outputs/runs/<name>/<time>) or its {MODEL_FILE}")
-    return p
-
-
-DAMAGED_FIX = "use the model.keras of a finished training run (or train again)"
-
-
-def _check_keras_file(f: Path) -> dict:
-    """Refuse anything but a .keras archive holding one of our models, before Keras reads it; returns
-    the archive's config.json."""
-    try:
-        with zipfile.ZipFile(f) as z:
-            cfg = json.loads(z.read("config.json"))
-            if "model.weights.h5" not in z.namelist():
-                raise ModelError(f"{f}: the model file has no weights (model.weights.h5 missing); {DAMAGED_FIX}")
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError):
-        raise ModelError(f"{f}: not a .keras model file (damaged or another format); {DAMAGED_FIX}") from None
-    if not isinstance(cfg, dict) or cfg.get("registered_name") != REGISTERED:
-        name = cfg.get("registered_name") or cfg.get("class_name") if isinstance(cfg, dict) else None
-        raise ModelError(f"{f}: not an ampcap amp model (it holds {name or 'something else'}); "
-                         "use a model.keras written by python -m amptrain")
-    return cfg
-
 
 def read_info(path) -> "ModelInfo":
     """The knobs, fixed knobs and sample rate of a model file or run directory, read from the archive's
     config without loading the network (no TensorFlow): bad knobs and inputs are refused fast."""
     f = model_path(path)
-    cfg = _check_keras_file(f).get("config")
+    cfg = check_keras_file(f).get("config")
     try:
         return ModelInfo(cfg["knobs"], cfg["fixed_knobs"], cfg["sample_rate"], f)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ModelError(f"{f}: the model's knob metadata is missing or damaged; {DAMAGED_FIX}") from None
-
-
-def load_net(path):
-    """Load our Keras network from a run directory or .keras file: validated first, safe mode (no
-    code in the file is run), one-line errors."""
-    f = model_path(path)
-    _check_keras_file(f)
-    quiet_tensorflow()
-    import keras  # (TensorFlow: imported when a model is loaded, not with this module)
-
-    from .. import model as _  # noqa: F401 - registers our layers (and imports Keras)
-
-    try:
-        net = keras.saving.load_model(f, compile=False, safe_mode=True)
-    except Exception as e:  # a truncated weights file, a config that does not build, ...
-        raise ModelError(f"{f}: the model file could not be loaded ({type(e).__name__}: {' '.join(str(e).split())[:160]}); "
-                         f"{DAMAGED_FIX}") from None
-    return net
-
-
-def save_net(net, path) -> None:
-    """Save a Keras network as a .keras file, atomically (never a half-written model)."""
-    with atomic_path(path, ".keras") as tmp:
-        net.save(tmp)
 
 
 class ModelInfo:
@@ -162,45 +95,101 @@ class AmpModel(ModelInfo):
 
     @classmethod
     def load(cls, path) -> "AmpModel":
+        """Load a trained amp.
+
+        Args:
+            path: a run directory (outputs/runs/<name>/<time>), an experiment's runs folder (its newest finished
+                run) or a model.keras file.
+
+        Returns:
+            The AmpModel; a missing, damaged or foreign file is a one-line ModelError.
+        """
         return cls(load_net(path), model_path(path))
 
     def __repr__(self) -> str:
         ks = ", ".join(f"{k.name}={k.default}" for k in self.knobs) or "no knobs"
         return f"AmpModel({self.source_file or 'in memory'}: {self.net.hidden_size} units, {self.net.conditioning}; {ks})"
 
-    def render(self, x: np.ndarray, sample_rate: int | None = None, *, mode: str = "chunked",
-               smooth_ms: float = DEFAULT_SMOOTH_MS, chunk: int | None = None, overlap: int | None = None,
-               progress: bool = False, prewarm: bool = True, **knobs) -> np.ndarray:
-        """The amp's output for mono float audio x at `sample_rate` (None: the model's own rate), of
-        x's length and rate. Another rate is resampled to the model's and back. A knob is a value, a
-        per-sample array (at x's rate), or automation [(seconds, value), ...]. The render starts from
-        the state the model settles in on silence at the starting knobs (prewarm=False: zero state)."""
+    def render(self, x: np.ndarray, sample_rate: int | None = None, knobs: Mapping | None = None, *,
+               mode: str | None = None, smooth_ms: float | None = None, chunk: int | None = None,
+               overlap: int | None = None, progress: bool | None = None, prewarm: bool | None = None,
+               **knob_kwargs) -> np.ndarray:
+        """The amp's output for mono float audio, at any knob setting.
+
+        Args:
+            x: mono float audio in [-1, 1] (1-D).
+            sample_rate: x's rate in Hz (None: the model's); another rate is resampled to the model's and back.
+            knobs: knob values as a mapping ({"gain": 7.3}); keywords (gain=7.3) add to it. A value is a number
+                (or a switch's choice), a per-sample array at x's rate, or automation [(seconds, value), ...].
+                Knobs left out take their defaults. A knob named like an option below goes in the mapping.
+            mode: "chunked" (default: parallel chunks with warm-up overlap) or "sequential".
+            smooth_ms: smoothing of knob movements (default 10 ms).
+            chunk, overlap: chunked mode's chunk and warm-up lengths in samples (None: automatic).
+            progress: a progress bar (default off).
+            prewarm: start from the state the model settles in on silence at the starting knobs (default on;
+                False: zero state).
+
+        Returns:
+            The output, float32, of x's length and at x's rate.
+        """
         x = check_audio(x)
         rate = self.check_rate(sample_rate)
+        values = self.knob_mapping(knobs, knob_kwargs, mode=mode, smooth_ms=smooth_ms, chunk=chunk, overlap=overlap,
+                                   progress=progress, prewarm=prewarm)
+        mode = "chunked" if mode is None else mode
         if mode not in MODES:
             raise ModelInputError(f"mode '{mode}' is not one of {', '.join(MODES)}")
-        if rate != self.sample_rate:
-            self.check_values(len(x), knobs, rate)  # per-sample tracks are at x's rate: checked there
-            if len(x) == 0:
-                return x.copy()
-            xm = resample(x, rate, self.sample_rate)
-            km = {n: retime(v, len(x), len(xm)) for n, v in knobs.items()}
-            y = self.render(xm, mode=mode, smooth_ms=smooth_ms, chunk=chunk, overlap=overlap,
-                            progress=progress, prewarm=prewarm, **km)
-            return fit_length(resample(y, self.sample_rate, rate), len(x))
-        cond = self.features(len(x), knobs, smooth_ms)
+        opts = {"mode": mode, "chunk": chunk, "overlap": DEFAULT_OVERLAP if overlap is None else overlap,
+                "progress": bool(progress), "prewarm": prewarm is not False}
+        smooth_ms = DEFAULT_SMOOTH_MS if smooth_ms is None else smooth_ms
+        if rate == self.sample_rate:
+            return self.render_at_own_rate(x, values, smooth_ms, opts)
+        self.check_values(len(x), values, rate)  # per-sample tracks are at x's rate: checked there
         if len(x) == 0:
             return x.copy()
-        return render(self.net, x, cond, mode, chunk=chunk, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
-                      progress=progress, prewarm=prewarm)
+        xm = resample(x, rate, self.sample_rate)
+        y = self.render_at_own_rate(xm, {n: retime(v, len(x), len(xm)) for n, v in values.items()}, smooth_ms, opts)
+        return fit_length(resample(y, self.sample_rate, rate), len(x))
 
-    def match(self, x: np.ndarray, y: np.ndarray, sample_rate: int | None = None, *, fixed: dict | None = None,
+    def render_at_own_rate(self, x: np.ndarray, values: dict, smooth_ms: float, opts: dict) -> np.ndarray:
+        cond = self.features(len(x), values, smooth_ms)
+        if len(x) == 0:
+            return x.copy()
+        return render(self.net, x, cond, **opts)
+
+    __call__ = render   # amp(audio, sample_rate, {"gain": 7}) as a pedalboard plugin is called
+
+    def knob_mapping(self, knobs: Mapping | None, keywords: dict, **options) -> dict:
+        """The knob values of a call: the mapping and the keywords joined. A name given both ways is a one-line
+        error, and so is a call option given by keyword that is also a knob of this model, unless the mapping
+        holds that knob (else the knob would silently become the option)."""
+        if knobs is not None and not isinstance(knobs, Mapping):
+            raise KnobError(f"knobs must be a mapping of knob names to values, as {{'gain': 7}}; got {type(knobs).__name__}")
+        both = sorted(set(knobs or {}) & set(keywords))
+        if both:
+            raise KnobError(f"knob '{both[0]}' is given twice (in the knobs mapping and as a keyword)")
+        for name, value in options.items():
+            if value is not None and name in self.knob_names and name not in (knobs or {}):
+                raise KnobError(f"'{name}' is both a knob of this model and a render option: pass the knob in the "
+                                f"knobs mapping, as render(x, sample_rate, {{'{name}': value}})")
+        return {**(knobs or {}), **keywords}
+
+    def match(self, x: np.ndarray, y: np.ndarray, sample_rate: int | None = None, *, fixed: Mapping | None = None,
               **options) -> "MatchResult":
-        """Tone match: the knob settings whose output from DI x comes closest to the target recording y (both mono,
-        at `sample_rate`; None: the model's). `fixed`: knobs held at given values ({"master": 5}). Options:
-        starts, steps, level ("free": the target's level is found; "fixed"), max_delay_ms, seed, progress, log.
-        Returns a MatchResult (sampling/match.py): knobs, ESR, bands, delay, polarity, level, the knobs the clip
-        cannot tell, settings that sound alike, and the render lined up with the target (at x's rate)."""
+        """Tone match: the knob setting whose output from a DI comes closest to a recording.
+
+        Args:
+            x: the DI, mono float audio (1 s at least).
+            y: the target recording of that DI, mono, of x's length (up to the delay searched).
+            sample_rate: both clips' rate in Hz (None: the model's).
+            fixed: knobs held at given values ({"master": 5}).
+            **options: starts, steps, level ("free": the target's level is found; "fixed"), max_delay_ms, seed,
+                progress, log (sampling/match.py).
+
+        Returns:
+            A MatchResult (sampling/match.py): knobs, ESR, bands, delay, polarity and level, the knobs the clip
+            cannot tell, settings that sound alike, and the render lined up with the target (at x's rate).
+        """
         from .match import match
 
         x, y = check_audio(x), check_audio(y)
@@ -224,13 +213,41 @@ class AmpModel(ModelInfo):
 
     def stream(self, sample_rate: int | None = None, *, smooth_ms: float = DEFAULT_SMOOTH_MS,
                prewarm: bool = True) -> "AmpStream":
-        """Live use at the model's own rate (a block-by-block resampler would add its own latency and
-        edges: another rate is refused, resample before the stream)."""
+        """Live use, block by block, at the model's own rate (a block-by-block resampler would add its own
+        latency and edges: another rate is refused; resample before the stream).
+
+        Args:
+            sample_rate: the blocks' rate (None or the model's own).
+            smooth_ms: smoothing of knob movements between blocks.
+            prewarm: start from the state settled on silence at the first block's knobs.
+
+        Returns:
+            An AmpStream: `stream(block, {"gain": 7})` (or `.process`) returns each block's output; `reset()`.
+        """
         rate = self.check_rate(sample_rate)
         if rate != self.sample_rate:
             raise ModelInputError(f"stream: the model runs at {self.sample_rate} Hz and a stream does not resample; "
                               f"give it audio at {self.sample_rate} Hz, or render offline with render(x, {rate}, ...)")
         return AmpStream(self, smooth_ms, prewarm)
+
+    def export(self, fmt: str, out, knobs: Mapping | None = None, *, name: str | None = None, make_dir: bool = False,
+               log=None) -> Path:
+        """Write the model in a format a real-time player loads, atomically (never over a user's file).
+
+        Args:
+            fmt: "vst3" (a plugin of its own, every knob live), "keras", "rtneural", "proteus" or "nam".
+            out: the file or bundle to write.
+            knobs: the setting a fixed-knob format (nam) is frozen at; knobs left out take their defaults.
+            name: the plugin's or the .nam model's name (default: out's stem).
+            make_dir: create out's folder (once everything has been checked).
+            log: a function for progress lines (the VST3 build).
+
+        Returns:
+            The path written.
+        """
+        from .export import export
+
+        return export(self, fmt, Path(out), dict(knobs or {}), make_dir=make_dir, name=name, log=log)
 
 
 class AmpStream:
@@ -247,9 +264,11 @@ class AmpStream:
         self._stream.reset()
         self._last = None
 
-    def process(self, block: np.ndarray, **knobs) -> np.ndarray:
+    def process(self, block: np.ndarray, knobs: Mapping | None = None, **knob_kwargs) -> np.ndarray:
+        """The next block's output (float32, the block's length) at these knob values (a mapping and/or keywords,
+        as render takes them; a value per block, or a per-sample array of the block's length)."""
         x = check_audio(block)
-        target = self.amp.features(len(x), knobs, 0.0)
+        target = self.amp.features(len(x), self.amp.knob_mapping(knobs, knob_kwargs), 0.0)
         track = np.broadcast_to(target, (len(x), self.amp.net.n_cond))
         if len(x) == 0:
             return x.copy()
@@ -257,6 +276,8 @@ class AmpStream:
         cond = smooth(track, self.amp.sample_rate, self.smooth_ms, start=start)
         self._last = cond[-1].astype(np.float64)
         return self._stream.process(x, cond)
+
+    __call__ = process
 
 
 def check_audio(x) -> np.ndarray:

@@ -145,7 +145,7 @@ def cmd_sample(args: list[str], log) -> int:
     n_in = len(x)
 
     def render(values: dict) -> np.ndarray:
-        y = amp.render(x, in_rate, mode=mode, smooth_ms=smooth_ms, progress=progress, **values)
+        y = amp.render(x, in_rate, values, mode=mode, smooth_ms=smooth_ms, progress=progress)
         peak = float(np.max(np.abs(y))) if len(y) else 0.0
         if peak > 1.0:
             log(f"note: the output peaks at {peak:.2f} (above full scale); it is written as float, unclipped")
@@ -287,9 +287,9 @@ def cmd_match(args: list[str], log) -> int:
     check_pair(x, y, rate, max_delay)
     plugin_cfg = None
     if do_verify:
-        from ..report_html import load_run
+        from ..finished_run import Run
 
-        plugin_cfg = load_run(info.source_file.parent, opts.get("dataset"))[3]["config"]["plugin"]
+        plugin_cfg = Run.open(info.source_file.parent, opts.get("dataset")).plugin
     amp = AmpModel.load(opts["run"])
     res = amp.match(x, y, rate, fixed=fixed, starts=starts, steps=steps, level=level, max_delay_ms=max_delay, seed=seed,
                     progress=progress, log=log)

@@ -16,8 +16,8 @@ from ampcap.files import atomic_copy, atomic_write_bytes
 from capture.signals import generate_region
 
 from ..conditioning import feature_names
-from .amp import save_net
 from .dc_block import model_cutoff
+from .modelfile import save_net
 from .render import render_chunked, settle
 
 FORMATS = {"nam": ".nam", "proteus": ".json", "rtneural": ".json", "keras": ".keras", "vst3": ".vst3"}

@@ -348,8 +348,8 @@ def match(amp, x: np.ndarray, y: np.ndarray, fixed: dict | None = None, *, start
 
     # a first delay and the polarity from the model's output at its default knobs; the search refines the delay
     # within +-LAG_WINDOW_MS with the knobs (the tone stack moves the cross-correlation's peak by a few samples)
-    first = amp.render(x, **setting(np.array([(knobs[n].default - knobs[n].min) / (knobs[n].max - knobs[n].min) for n in free]),
-                                    combos[0]))
+    defaults = np.array([(knobs[n].default - knobs[n].min) / (knobs[n].max - knobs[n].min) for n in free])
+    first = amp.render(x, None, setting(defaults, combos[0]))
     delay, sign = find_delay(first, y, max_lag)
     window = max(1, int(LAG_WINDOW_MS * sr / 1000))
     say(f"match: delay {1000 * delay / sr:+.2f} ms (+-{LAG_WINDOW_MS:g} ms searched with the knobs), polarity "
@@ -370,7 +370,7 @@ def match(amp, x: np.ndarray, y: np.ndarray, fixed: dict | None = None, *, start
         lag = search.best_lag(search.base([found]), u2)
         u, final, picks = np.concatenate([u2, u]), np.concatenate([f2, final]), [picks[best]] + picks
         best = 0
-    render = amp.render(x, **found)
+    render = amp.render(x, None, found)
     delay = clip_delay(render, y, lag, window, level == "free", sign)
     aligned = shift(render, delay)
     g = best_gain(aligned, y) if level == "free" else float(sign)

@@ -1,7 +1,7 @@
 """The code's shape, measured from its source with `ast` (nothing is imported):
 
-    python -m benchmarks.structure            # module map, import cycles, private names, longest functions
-    python -m benchmarks.structure --json     # the same as JSON
+    python -m tests.structure            # module map, import cycles, private names, longest functions
+    python -m tests.structure --json     # the same as JSON
 
 - module map: every module of the packages with its line count and the project modules it imports;
 - import cycles: strongly connected groups in the graph of project imports, counting imports made
