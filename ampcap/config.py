@@ -195,7 +195,8 @@ def to_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
-def choices(name: str, values) -> type[StrEnum]:
+def choices(name: str, values, module: str) -> type[StrEnum]:
     """The enum of a config key's choices (a StrEnum: each member equals its string, so code compares and prints
-    it as one); OmegaConf names the key and lists the choices when a value is not one of them."""
-    return StrEnum(name, [(v, v) for v in values])
+    it as one); OmegaConf names the key and lists the choices when a value is not one of them. `module`: the
+    module that binds it to `name` (its __name__), so a config holding one pickles into a worker process."""
+    return StrEnum(name, [(v, v) for v in values], module=module)

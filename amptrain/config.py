@@ -17,13 +17,13 @@ from .losses import PRE_EMPHASIS
 # file (conf/dataset/builtin.yaml, conf/model/lstm32.yaml, conf/loss/esr_dc.yaml, conf/optimizer/adam.yaml,
 # conf/trainer/default.yaml, conf/adapt/none.yaml), which the group's other options start from
 # (tests/test_config_defaults.py). A choice is an enum, so a typo is one line that lists the choices.
-Conditioning = choices("Conditioning", CONDITIONING)
-DcBlock = choices("DcBlock", ("auto", "on", "off"))
-PreEmphasis = choices("PreEmphasis", PRE_EMPHASIS)
-Schedule = choices("Schedule", ("cosine", "plateau"))
-Select = choices("Select", ("last", "best"))
-Strategy = choices("Strategy", ("default", "mirrored", "multi_worker"))
-Shares = choices("Shares", ("equal", "settings"))
+Conditioning = choices("Conditioning", CONDITIONING, __name__)
+DcBlock = choices("DcBlock", ("auto", "on", "off"), __name__)
+PreEmphasis = choices("PreEmphasis", PRE_EMPHASIS, __name__)
+Schedule = choices("Schedule", ("cosine", "plateau"), __name__)
+Select = choices("Select", ("last", "best"), __name__)
+Strategy = choices("Strategy", ("default", "mirrored", "multi_worker"), __name__)
+Shares = choices("Shares", ("equal", "settings"), __name__)
 
 
 @dataclass

@@ -25,10 +25,10 @@ class KnobConfig:   # one entry of plugin.knobs: each knob says what it has (Non
 # Pure schema: types and valid keys only. Every default lives in the YAML (conf/capture.yaml, and conf/base/ for
 # what each option of a group starts from; tests/test_config_defaults.py); a choice is an enum, so a typo is one
 # line that lists the choices.
-PluginKind = choices("PluginKind", ("builtin", "external", "python"))
-Reload = choices("Reload", ("auto", "always", "never"))
-Design = choices("Design", DESIGNS)
-SignalKind = choices("SignalKind", ("builtin", "file"))
+PluginKind = choices("PluginKind", ("builtin", "external", "python"), __name__)
+Reload = choices("Reload", ("auto", "always", "never"), __name__)
+Design = choices("Design", DESIGNS, __name__)
+SignalKind = choices("SignalKind", ("builtin", "file"), __name__)
 
 
 @dataclass
