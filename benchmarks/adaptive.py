@@ -6,10 +6,12 @@ test settings) over a new DI (another signal seed, 15 s of test audio), and on r
 
     python -m benchmarks.adaptive --experiment full_amp --minutes 30 --seeds 0 1
     python -m benchmarks.adaptive --experiment refamp_full --minutes 30 --seeds 0 --variants sobol adapt adapt-half
+    python -m benchmarks.adaptive --experiment full_amp --pooled    # the trained runs on all 64 common settings
 
-Variants: sobol (the experiment as configured), adapt (adapt=probes), adapt-half (adapt=probes on half the
-design's settings: "the same accuracy for half the plugin time?"), sobol-half (its control: the Sobol design of
-half the settings). Prints the table (held-out mean and worst,
+Variants (benchmarks/variants.yaml, `adaptive:`): sobol (the experiment as configured), adapt (adapt=probes),
+adapt-half (adapt=probes on half the design's settings: "the same accuracy for half the plugin time?"), sobol-half
+(its control: the Sobol design of half the settings), the sharper loop (adapt-sharp*) and a quarter of the design
+(sobol-128, adapt-sharp-128). Prints the table (held-out mean and worst,
 real playing, plugin-seconds, ratios to sobol of the same seed), writes outputs/benchmarks/adaptive-<experiment>.json
 and a plot of held-out ESR after each adaptive round against wall minutes, beside sobol's final figure.
 """
@@ -78,6 +80,32 @@ def train_settings(name: str, n_train: int) -> int:
     return n_train // 2 if last == "half" else int(last) if last.isdigit() else n_train
 
 
+def pooled(run: Path, eval_root: Path) -> dict:
+    """Mean and worst ESR over all of the common set's held-out settings: its validation settings over its
+    validation audio and its test settings over its test audio (64 with the default set: less noise than either
+    half; the validation half is what a choice may look at)."""
+    from amptrain.finished_run import Run
+
+    r = Run.open(run)
+    net = r.net()
+    halves = {s: r.evaluate(net, r.split(s, dataset=eval_root))[0] for s in ("val", "test")}
+    per = [x["esr"] for h in halves.values() for x in h["per_setting"]]
+    return {"val": round(halves["val"]["esr"], 5), "test": round(halves["test"]["esr"], 5),
+            "pooled": round(sum(per) / len(per), 5), "pooled_worst": round(max(per), 4), "n": len(per)}
+
+
+def print_pooled(experiment: str) -> dict:
+    """`--pooled`: the pooled figures of every run of the experiment the benchmark has trained (no training)."""
+    from ampcap.cli import print_table
+
+    ev = Path("outputs/datasets") / f"{experiment}-adapt-eval"
+    rows = [{"run": run.name, **pooled(run, ev)} for run in sorted((OUT / "adaptive_runs" / experiment).iterdir())
+            if (run / "metrics.json").is_file()]
+    (OUT / f"adaptive-{experiment}-pooled.json").write_text(json.dumps(rows, indent=1))
+    print_table(rows, ["run", "val", "test", "pooled", "pooled_worst", "n"])
+    return {"rows": rows}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--experiment", default="full_amp")
@@ -85,6 +113,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--variants", nargs="+", default=["sobol", "adapt"], help=", ".join(VARIANTS))
     ap.add_argument("--tag", default="")
+    ap.add_argument("--pooled", action="store_true", help="only measure the trained runs on all the common settings")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
     from amptrain.finished_run import Run
@@ -92,6 +121,8 @@ def main(argv=None) -> dict:
 
     own_stderr()
     quiet_tensorflow()
+    if a.pooled:
+        return print_pooled(a.experiment)
     plugin, n_train, setting_s = experiment_capture(a.experiment)
     for v in a.variants:
         variant_overrides(v, a.experiment, n_train)

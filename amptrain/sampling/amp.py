@@ -232,7 +232,8 @@ class AmpModel(ModelInfo):
 
     def export(self, fmt: str, out, knobs: Mapping | None = None, *, name: str | None = None, make_dir: bool = False,
                log=None) -> Path:
-        """Write the model in a format a real-time player loads, atomically (never over a user's file).
+        """Write the model in a format a real-time player loads, atomically (never a half-written file; an existing
+        `out` is replaced: the export command is the one that refuses a file it did not write).
 
         Args:
             fmt: "vst3" (a plugin of its own, every knob live), "keras", "rtneural", "proteus" or "nam".
