@@ -1,6 +1,6 @@
 """A run's parts built from its config: the plan (run directory, dataset, knobs), the model, the loss and the
-optimiser (each its group's `_target_`, hydra.utils.instantiate) and the truncated-BPTT trainer, seeded; the trainer's state, new or restored from
-the last checkpoint. Shared by a plain run (amptrain/run.py) and an adaptive one (amptrain/adapt.py)."""
+optimiser (each its group's `_target_`, hydra.utils.instantiate) and the truncated-BPTT trainer, seeded; the
+trainer's state, new or restored from the last checkpoint. Shared by a plain run (amptrain/run.py) and an adaptive one (amptrain/adapt.py)."""
 from __future__ import annotations
 
 import os
@@ -36,8 +36,8 @@ def usable_cores() -> int:
 
 
 def build(cfg: dict, p: Plan, train_data: SplitData, strategy, dc_block_hz: float = 0.0):
-    """The model (conf/model: `_target_` and its keys, plus what the dataset says), its optimiser,
-    and the truncated-BPTT trainer, seeded."""
+    """The model (conf/model: `_target_` and its keys, plus what the dataset says), its optimiser (conf/optimizer,
+    at the trainer's learning rate) and loss (conf/loss), and the truncated-BPTT trainer, seeded."""
     t = cfg["trainer"]
     keras.utils.set_random_seed(t["seed"])
     with strategy.scope():
