@@ -25,6 +25,7 @@ from .data import SplitData, load_split
 from .train_state import TrainState
 
 STATE = "adapt.json"
+HALF = "round-0-half.npz"   # round 0's model at half its training (adapt.select=disagree)
 FORMAT = "ampcap-adapt"
 VERSION = 1
 SPACE_FILLING = ("sobol", "random", "lhs")
@@ -46,10 +47,11 @@ class RoundPlan:
 
 def plan_rounds(a: dict, n_train: int, setting_plugin_s: float, probe_plugin_s: float) -> RoundPlan:
     """The round plan for `adapt` config `a`, a design of `n_train` training settings, a setting and a probe costing
-    these plugin-seconds; one line naming the key when the budget cannot hold the rounds."""
+    these plugin-seconds (no probe is rendered by the plugin with select=disagree); one line naming the key when
+    the budget cannot hold the rounds."""
     budget = int(a["budget"] or n_train)
     initial = max(2, int(round(a["initial"] * budget)))
-    probe_settings = a["candidates"] * probe_plugin_s / setting_plugin_s
+    probe_settings = 0.0 if a["select"] == "disagree" else a["candidates"] * probe_plugin_s / setting_plugin_s
     picks = int((budget - initial - a["rounds"] * probe_settings) // a["rounds"])
     if picks < 1:
         raise ConfigError(f"config key 'adapt.budget': {budget} settings cannot hold {initial} initial settings and "
@@ -220,6 +222,9 @@ def rounds(c: Context, state: TrainState | None) -> TrainState:
         r, step, t1 = loop.doc["round"], loop.doc["step"], time.monotonic()
         if step == "train":
             train_data = load_split(c.root, ds.read_manifest(c.root), "train", "train", c.knobs)
+            if r == 0 and c.cfg["adapt"]["select"] == "disagree" and not (ckpt / HALF).exists():
+                state = train_round(c, r, train_data, state, total_s, part=0.5)
+                atomic_copy(ckpt / "best.npz", ckpt / HALF)   # what round 0's model is compared with
             state = train_round(c, r, train_data, state, total_s)
             t1 = time.monotonic()
             atomic_copy(ckpt / "best.npz", ckpt / f"round-{r}.npz")   # the round's kept model: what the probes measure
@@ -231,8 +236,7 @@ def rounds(c: Context, state: TrainState | None) -> TrainState:
             checkpoint.load(ckpt / "last.npz", c.model, c.optimizer)   # the trained weights (not the average) go on
             loop.doc["step"] = "done" if r >= c.plan.rounds else "probe"
         elif step == "probe":
-            checkpoint.load(ckpt / f"round-{r}.npz", c.model)
-            probe_round(c, r, ds.read_manifest(c.root))
+            (disagree_round if c.cfg["adapt"]["select"] == "disagree" else probe_round)(c, r, ds.read_manifest(c.root))
             checkpoint.load(ckpt / "last.npz", c.model, c.optimizer)
             loop.doc["step"] = "capture"
         else:
@@ -254,7 +258,7 @@ def capture_step(ccfg, loop: AdaptiveRun, plan: RoundPlan, cfg: dict, log) -> No
     rec = loop.doc["rounds"][r]
     picked = rec["picked"]
     add_settings(ccfg, [p["knobs"] for p in picked], r + 1, [p["probe_esr"] for p in picked],
-                 {"candidates": plan.candidates, "probe_s": cfg["adapt"]["probe_s"],
+                 {"candidates": plan.candidates, "probe_s": cfg["adapt"]["probe_s"], "select": str(cfg["adapt"]["select"]),
                   "probe_plugin_seconds": rec["probe_plugin_seconds"]}, log=log)
     loop.doc.update(round=r + 1, step="train")
 
@@ -269,16 +273,19 @@ def write_config(run: Path, cfg: dict) -> None:
         atomic_write_bytes(run / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)).encode())
 
 
-def train_round(c: Context, r: int, train_data: SplitData, state: TrainState, total_s: float) -> TrainState:
-    """Train round r until its share of the wall budget (what the loop spent outside training counted); the
-    learning-rate schedule runs over the training time the whole budget leaves, re-estimated each round."""
+def train_round(c: Context, r: int, train_data: SplitData, state: TrainState, total_s: float, part: float = 1.0) -> TrainState:
+    """Train round r until its share of the wall budget (what the loop spent outside training counted), or `part`
+    of the way there; the learning-rate schedule runs over the training time the whole budget leaves, re-estimated
+    each round."""
     from .train import fit
 
     t, doc = c.cfg["trainer"], c.loop.doc
     over = doc["overhead_seconds"]
     per_round = over / (r + 1)   # the overhead so far, per round, expected again for each round left
     horizon = max(total_s - over - per_round * (c.plan.rounds - r), 60.0)
-    stop = round_deadline(r, c.plan, total_s, c.cfg["adapt"]["shares"]) - over
+    shares = c.cfg["adapt"]["shares"]
+    start = round_deadline(r - 1, c.plan, total_s, shares) if r else 0.0
+    stop = start + part * (round_deadline(r, c.plan, total_s, shares) - start) - over
     if state.batch:    # the epoch stopped mid-way on other data: the next starts on this round's
         state.update(epoch=state.epoch + 1, batch=0)
     state.update(done=False, stop_reason=None)
@@ -291,30 +298,72 @@ def train_round(c: Context, r: int, train_data: SplitData, state: TrainState, to
 def probe_round(c: Context, r: int, manifest: dict) -> None:
     """Probe the plugin at the round's candidates, measure the model there, and record the picks (with their
     probe errors) and the probes (for the report) in round r's record."""
-    from omegaconf import OmegaConf
-
-    from capture.probe import plugin_seconds, probe_signal, render_probes
-    from capture.sweep import candidate_points
+    from capture.probe import plugin_seconds, render_probes
 
     a, t = c.cfg["adapt"], c.cfg["trainer"]
-    _, cands = candidate_points(c.amp_knobs, OmegaConf.to_container(c.ccfg.sweep, resolve=True), c.plan.candidates, r + 1)
-    di, _ = ds.read_wav(c.root / manifest["signal"]["file"])
-    x = probe_signal(di, manifest["signal"]["regions"]["train"], a["probe_s"], c.sr)
+    checkpoint.load(c.loop.path.parent / "checkpoints" / f"round-{r}.npz", c.model)
+    cands, x = candidates(c, r, manifest)
     pcfg = {**manifest["config"]["plugin"], "sample_rate": c.sr}
     c.log(f"adaptive round {r}: probing {len(cands)} candidate settings ({a['probe_s']:g} s each)")
     ys = render_probes(pcfg, x, c.sr, cands, int(c.ccfg.workers), bool(manifest["checks"]["reload_per_setting"]),
                        progress=t["progress"], log=c.log)
     errs = probe_errors(c.model, x, ys, c.knobs, cands, c.sr, c.cfg["loss"]["pre_emphasis"], t)
+    record_picks(c, r, cands, errs, round(sum(y is not None for y in ys) * plugin_seconds(len(x), c.sr, pcfg), 1))
+
+
+def candidates(c: Context, r: int, manifest: dict) -> tuple[list[dict], np.ndarray]:
+    """Round r's candidate settings and the probe DI (a few seconds of the training audio) they are scored on."""
+    from omegaconf import OmegaConf
+
+    from capture.probe import probe_signal
+    from capture.sweep import candidate_points
+
+    _, cands = candidate_points(c.amp_knobs, OmegaConf.to_container(c.ccfg.sweep, resolve=True), c.plan.candidates, r + 1)
+    di, _ = ds.read_wav(c.root / manifest["signal"]["file"])
+    return cands, probe_signal(di, manifest["signal"]["regions"]["train"], c.cfg["adapt"]["probe_s"], c.sr)
+
+
+def disagree_round(c: Context, r: int, manifest: dict) -> None:
+    """Score round r's candidates by checkpoint disagreement, at no plugin time: the ESR between the round's model
+    and the previous round's (round 0: its own at half its training) on the probe DI; record the picks as
+    probe_round does (their `probe_esr` is this score)."""
+    ckpt = c.loop.path.parent / "checkpoints"
+    cands, x = candidates(c, r, manifest)
+    cond = np.stack([encode(c.knobs, k) for k in cands]).astype(np.float32)
+    c.log(f"adaptive round {r}: scoring {len(cands)} candidate settings by the change since "
+          f"{'half-way through round 0' if r == 0 else f'round {r - 1}'} ({c.cfg['adapt']['probe_s']:g} s each)")
+    now = model_renders(c.model, ckpt / f"round-{r}.npz", x, cond, c.cfg["trainer"])
+    before = model_renders(c.model, ckpt / (HALF if r == 0 else f"round-{r - 1}.npz"), x, cond, c.cfg["trainer"])
+    score = ((now - before) ** 2).sum(1) / np.maximum((now ** 2).sum(1), 1e-12)
+    record_picks(c, r, cands, score, 0.0)
+
+
+def model_renders(model, weights: Path, x: np.ndarray, cond: np.ndarray, t: dict) -> np.ndarray:
+    """(S, T) renders of the probe DI `x` at each row of `cond` by `model` with the checkpoint `weights`."""
+    from .evaluate import SETTINGS_PER_RENDER
+    from .sampling.render import render_chunked
+
+    checkpoint.load(weights, model)
+    out = np.empty((len(cond), len(x)), np.float32)
+    for g in range(0, len(cond), SETTINGS_PER_RENDER):
+        group = slice(g, g + SETTINGS_PER_RENDER)
+        out[group] = render_chunked(model, np.broadcast_to(x, out[group].shape), cond[group], t["eval_chunk"], t["eval_overlap"])
+    return out
+
+
+def record_picks(c: Context, r: int, cands: list[dict], errs: np.ndarray, plugin_s: float) -> None:
+    """Pick round r's settings from the candidates' scores and record them (and every candidate's, for the report)."""
+    a, t = c.cfg["adapt"], c.cfg["trainer"]
     names = {k["name"] for k in c.knobs}
     chosen = pick(unit_coords([k for k in c.amp_knobs if k.name in names], cands), errs, c.plan.picks, a["pool"],
                   int(t["seed"]) * 1000 + r)
     finite = errs[np.isfinite(errs)]
-    c.loop.record(r, probe_plugin_seconds=round(sum(y is not None for y in ys) * plugin_seconds(len(x), c.sr, pcfg), 1),
-                  probe_esr_mean=round(float(finite.mean()), 5),
+    c.loop.record(r, select=str(a["select"]), probe_plugin_seconds=plugin_s, probe_esr_mean=round(float(finite.mean()), 5),
                   probes=[{"knobs": k, "probe_esr": None if not np.isfinite(e) else round(float(e), 6)} for k, e in zip(cands, errs)],
                   picked=[{"knobs": cands[i], "probe_esr": round(float(errs[i]), 6)} for i in chosen])
-    c.log(f"adaptive round {r}: probe ESR mean {finite.mean():.4f}, worst {finite.max():.4f}; capturing the {len(chosen)} "
-          f"settings picked (probe ESR {errs[chosen].min():.4f}..{errs[chosen].max():.4f})")
+    what = "probe ESR" if a["select"] == "probes" else "disagreement"
+    c.log(f"adaptive round {r}: {what} mean {finite.mean():.4f}, worst {finite.max():.4f}; capturing the {len(chosen)} "
+          f"settings picked ({what} {errs[chosen].min():.4f}..{errs[chosen].max():.4f})")
 
 
 def summary(doc: dict, manifest: dict) -> dict:

@@ -149,7 +149,7 @@ def plot_knob_grid(path: Path, name: str, values: list, renders: list[np.ndarray
 
 def plot_adapt(path: Path, doc: dict, manifest: dict, knobs: list[dict]) -> None:
     """Adaptive capture (RUN/adapt.json): held-out ESR (mean and worst setting) after each round against wall
-    minutes, and each knob's training settings coloured by the round that added them (the probes faint): where
+    minutes, and each knob's training settings coloured by the round that added them (the candidates scored faint): where
     the loop spent its captures."""
     plt = _plt()
     names = [k["name"] for k in knobs] or ["(none)"]
@@ -184,7 +184,7 @@ def plot_adapt(path: Path, doc: dict, manifest: dict, knobs: list[dict]) -> None
         bx.scatter(xs, ys, s=6, color=cmap(rd / max(1, rounds)), label=f"round {rd} ({len(pts)})", zorder=2)
     bx.set_yticks(range(len(names)), names)
     bx.set_xlabel("knob position (0 = min, 1 = max; switches spread over 0..1)")
-    bx.set_title("training settings by the round that added them (grey: probes)")
+    bx.set_title("training settings by the round that added them (grey: the candidates scored)")
     bx.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(6, rounds + 1))
     fig.tight_layout()
     save(fig, path)

@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ampcap import dataset as ds
-from ampcap.config import changed_keys
+from ampcap.config import changed_keys, flatten
 from ampcap.dirlock import LOCK, lock_dir
 from ampcap.errors import AmpcapError, ConfigError, DatasetError
 from ampcap.files import atomic_write_bytes, remove_stale_temps, write_json
@@ -37,6 +37,9 @@ RESUMABLE_CHANGES = {"trainer.resume", "trainer.progress", "trainer.max_epochs",
                      "model._target_", "model.name", "loss.name", "trainer.name", "loss._target_"}
 # config groups a run may lack because it was started before they existed: compared only when it has them
 LATER_GROUPS = ("adapt", "optimizer")
+# keys added to a group later, with the value that does what a run started before them did: ignored when a run
+# lacks them and asks for that value
+LATER_KEYS = {"adapt.shares": "equal", "adapt.select": "probes"}
 
 
 def capture_command(d: dict) -> str:
@@ -163,7 +166,9 @@ def check_resume(run: Path, cfg: dict, manifest: dict, knobs: list[dict]) -> Non
                            f"({', '.join(old_names) or 'none'}) in {run}; train a new run for this dataset")
     later = [g for g in LATER_GROUPS if g not in old_cfg["config"]]   # groups that came after the run was started
     cfg = {k: v for k, v in cfg.items() if k not in later or (k == "adapt" and v["rounds"])}
-    changed = changed_keys(old_cfg["config"], cfg, RESUMABLE_CHANGES)
+    old, new = flatten(old_cfg["config"]), flatten(cfg)
+    same_as_before = {k for k, v in LATER_KEYS.items() if k not in old and new.get(k) == v}
+    changed = changed_keys(old_cfg["config"], cfg, RESUMABLE_CHANGES | same_as_before)
     if changed:
         raise ConfigError(f"{run} was started with a different config (changed: {', '.join(changed[:4])}); "
                           "start a new run instead of trainer.resume=true")

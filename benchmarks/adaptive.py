@@ -113,6 +113,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--variants", nargs="+", default=["sobol", "adapt"], help=", ".join(VARIANTS))
     ap.add_argument("--tag", default="")
+    ap.add_argument("--first-cpu", type=int, default=0, choices=(0, 1),
+                    help="the core the first variant trains on (the next the other): two calls side by side")
     ap.add_argument("--pooled", action="store_true", help="only measure the trained runs on all the common settings")
     a = ap.parse_args(argv)
     from ampcap.cli import print_table
@@ -143,7 +145,7 @@ def main(argv=None) -> dict:
                 errors.append(str(e))
 
         print(f"{a.experiment}, seed {seed}: training {', '.join(a.variants)} side by side for {a.minutes:g} min ...", flush=True)
-        threads = [threading.Thread(target=train, args=(v, str(i % 2))) for i, v in enumerate(a.variants)]
+        threads = [threading.Thread(target=train, args=(v, str((i + a.first_cpu) % 2))) for i, v in enumerate(a.variants)]
         for th in threads:
             th.start()
         for th in threads:

@@ -14,7 +14,8 @@ from capture.probe import plugin_seconds, probe_signal, render_probes
 from capture.sweep import candidate_points, design_errors, plan
 from tests.conftest import error_lines, run_cli
 
-ADAPT = {"rounds": 3, "initial": 0.25, "budget": None, "candidates": 256, "probe_s": 2.0, "pool": 0.25, "shares": "equal"}
+ADAPT = {"rounds": 3, "initial": 0.25, "budget": None, "candidates": 256, "probe_s": 2.0, "pool": 0.25, "shares": "equal",
+         "select": "probes"}
 
 
 def test_the_round_plan_spends_the_budget_probes_included():
@@ -23,6 +24,11 @@ def test_the_round_plan_spends_the_budget_probes_included():
     assert p.picks == (512 - 128 - 3 * 25.6) // 3 == 102
     assert p.initial + 3 * (p.picks + p.probe_settings) <= 512
     assert plan_rounds({**ADAPT, "budget": 256}, 512, 31.0, 3.1).initial == 64
+
+
+def test_scoring_by_disagreement_spends_the_whole_budget_on_settings():
+    p = plan_rounds({**ADAPT, "select": "disagree"}, 512, setting_plugin_s=31.0, probe_plugin_s=3.1)
+    assert p.probe_settings == 0 and p.picks == (512 - 128) // 3 == 128
 
 
 def test_a_budget_too_small_for_its_probes_names_the_key():
@@ -187,6 +193,31 @@ def test_an_adaptive_run_grows_its_dataset_reports_the_rounds_and_resumes(tmp_pa
     assert 0 < spent["probes"] and spent["train_settings"] + spent["probes"] <= spent["budget"]
     assert metrics["training"]["wall_minutes"] <= 0.4 + 0.05
     assert (run / "plots" / "adapt.png").exists() and "adapt.png" in (run / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_an_adaptive_run_scored_by_disagreement_spends_no_plugin_time_on_probes(tmp_path, monkeypatch):
+    """adapt=disagree: round 0 keeps its half-way model to compare with, no probe is rendered by the plugin, and
+    each round's picks (all the budget's settings) carry their disagreement as the score that chose them."""
+    import capture.probe
+    from amptrain.cli import main
+
+    def no_probes(*a, **k):
+        raise AssertionError("the plugin rendered a probe")
+
+    monkeypatch.setattr(capture.probe, "render_probes", no_probes)
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    assert main(["+experiment=full_amp", *FAST, "adapt=disagree", f"run_dir={run}", f"runs_dir={tmp_path}"]) == 0
+    doc = json.loads((run / "adapt.json").read_text())
+    assert (run / "checkpoints" / "round-0-half.npz").exists()
+    assert doc["plan"]["probe_settings"] == 0 and doc["plan"]["picks"] == (16 - 4) // 2
+    assert [r["select"] for r in doc["rounds"][:2]] == ["disagree", "disagree"]
+    assert all(p["probe_esr"] > 0 for r in doc["rounds"][:2] for p in r["picked"])
+    m = ds.read_manifest(run / "dataset")
+    assert len([s for s in m["settings"] if s["split"] == "train"]) == 16 and m["adapt_rounds"]["1"]["select"] == "disagree"
+    spent = json.loads((run / "metrics.json").read_text())["adapt"]["plugin_seconds"]
+    assert spent["probes"] == 0 and spent["train_settings"] == pytest.approx(spent["budget"])
 
 
 def test_an_adaptive_run_never_writes_into_a_users_folder(tmp_path):

@@ -314,3 +314,19 @@ def test_a_run_started_before_the_optimizer_and_loss_targets_existed_resumes(tmp
     check_resume(tmp_path, cfg, {"config_sha256": "x"}, knobs)
     with pytest.raises(ConfigError, match="changed: loss.dc_weight"):
         check_resume(tmp_path, {**cfg, "loss": {**cfg["loss"], "dc_weight": 0.5}}, {"config_sha256": "x"}, knobs)
+
+
+def test_an_adaptive_run_started_before_its_later_keys_existed_resumes(tmp_path):
+    """adapt.shares and adapt.select came after adapt=probes: a run without them resumes when asked for what it
+    did (equal shares, probes), and is refused when asked for another."""
+    from ampcap.errors import ConfigError
+    from amptrain.config import TrainConfig
+    from amptrain.rundir import check_resume
+
+    cfg = to_dict(validate(compose_train(["+experiment=full_amp", "adapt=probes"]), TrainConfig))
+    old = {**cfg, "adapt": {k: v for k, v in cfg["adapt"].items() if k not in ("shares", "select")}}
+    knobs = [{"name": "gain", "kind": "continuous", "min": 0.0, "max": 10.0, "default": 5.0}]
+    (tmp_path / "run.json").write_text(json.dumps({"config": old, "knobs": knobs, "dataset": {"config_sha256": "x"}}))
+    check_resume(tmp_path, cfg, {"config_sha256": "x"}, knobs)
+    with pytest.raises(ConfigError, match="changed: adapt.select"):
+        check_resume(tmp_path, {**cfg, "adapt": {**cfg["adapt"], "select": "disagree"}}, {"config_sha256": "x"}, knobs)
