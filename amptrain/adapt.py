@@ -47,11 +47,11 @@ class RoundPlan:
 
 def plan_rounds(a: dict, n_train: int, setting_plugin_s: float, probe_plugin_s: float) -> RoundPlan:
     """The round plan for `adapt` config `a`, a design of `n_train` training settings, a setting and a probe costing
-    these plugin-seconds (no probe is rendered by the plugin with select=disagree); one line naming the key when
-    the budget cannot hold the rounds."""
+    these plugin-seconds (only select=probes renders probes through the plugin); one line naming the key when the
+    budget cannot hold the rounds."""
     budget = int(a["budget"] or n_train)
     initial = max(2, int(round(a["initial"] * budget)))
-    probe_settings = 0.0 if a["select"] == "disagree" else a["candidates"] * probe_plugin_s / setting_plugin_s
+    probe_settings = a["candidates"] * probe_plugin_s / setting_plugin_s if a["select"] == "probes" else 0.0
     picks = int((budget - initial - a["rounds"] * probe_settings) // a["rounds"])
     if picks < 1:
         raise ConfigError(f"config key 'adapt.budget': {budget} settings cannot hold {initial} initial settings and "
@@ -236,7 +236,7 @@ def rounds(c: Context, state: TrainState | None) -> TrainState:
             checkpoint.load(ckpt / "last.npz", c.model, c.optimizer)   # the trained weights (not the average) go on
             loop.doc["step"] = "done" if r >= c.plan.rounds else "probe"
         elif step == "probe":
-            (disagree_round if c.cfg["adapt"]["select"] == "disagree" else probe_round)(c, r, ds.read_manifest(c.root))
+            SELECT[c.cfg["adapt"]["select"]](c, r, ds.read_manifest(c.root))
             checkpoint.load(ckpt / "last.npz", c.model, c.optimizer)
             loop.doc["step"] = "capture"
         else:
@@ -338,6 +338,23 @@ def disagree_round(c: Context, r: int, manifest: dict) -> None:
     record_picks(c, r, cands, score, 0.0)
 
 
+def design_round(c: Context, r: int, manifest: dict) -> None:
+    """The control of the loop's selection (select=design): round r's picks are the space-filling design's next
+    points (after the first capture's training and held-out ones), so the data grows in rounds as the loop's does
+    but lands where the design would have put it. Their `probe_esr` is 0 (no score chose them)."""
+    from omegaconf import OmegaConf
+
+    from capture.sweep import plan as design
+
+    sweep = OmegaConf.to_container(c.ccfg.sweep, resolve=True)
+    start = c.plan.initial + int(sweep["n_heldout"]) + r * c.plan.picks
+    points = [p["knobs"] for p in design(c.amp_knobs, {**sweep, "n_train": start + c.plan.picks, "n_heldout": 2})
+              if p["split"] == "train"][start:]
+    c.log(f"adaptive round {r}: capturing the design's next {len(points)} settings (select=design)")
+    c.loop.record(r, select="design", probe_plugin_seconds=0.0, probe_esr_mean=0.0, probes=[],
+                  picked=[{"knobs": k, "probe_esr": 0.0} for k in points])
+
+
 def model_renders(model, weights: Path, x: np.ndarray, cond: np.ndarray, t: dict) -> np.ndarray:
     """(S, T) renders of the probe DI `x` at each row of `cond` by `model` with the checkpoint `weights`."""
     from .evaluate import SETTINGS_PER_RENDER
@@ -364,6 +381,9 @@ def record_picks(c: Context, r: int, cands: list[dict], errs: np.ndarray, plugin
     what = "probe ESR" if a["select"] == "probes" else "disagreement"
     c.log(f"adaptive round {r}: {what} mean {finite.mean():.4f}, worst {finite.max():.4f}; capturing the {len(chosen)} "
           f"settings picked ({what} {errs[chosen].min():.4f}..{errs[chosen].max():.4f})")
+
+
+SELECT = {"probes": probe_round, "disagree": disagree_round, "design": design_round}   # adapt.select: how a round picks
 
 
 def summary(doc: dict, manifest: dict) -> dict:

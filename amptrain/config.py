@@ -24,7 +24,7 @@ Schedule = choices("Schedule", ("cosine", "plateau"), __name__)
 Select = choices("Select", ("last", "best"), __name__)
 Strategy = choices("Strategy", ("default", "mirrored", "multi_worker"), __name__)
 Shares = choices("Shares", ("equal", "settings"), __name__)
-Pick = choices("Pick", ("probes", "disagree"), __name__)
+Pick = choices("Pick", ("probes", "disagree", "design"), __name__)
 
 
 @dataclass
@@ -114,6 +114,7 @@ class AdaptConfig:
     pool: float = MISSING               # the picks are clustered from this worst share of the probes
     shares: Shares = MISSING            # the wall budget's split between rounds: equal, or settings (as the data grows)
     select: Pick = MISSING              # probes (the plugin's renders) | disagree (the model against its previous round's)
+                                        # | design (the control: the space-filling design's next points)
 
 
 @dataclass

@@ -196,11 +196,14 @@ def test_an_adaptive_run_grows_its_dataset_reports_the_rounds_and_resumes(tmp_pa
 
 
 @pytest.mark.slow
-def test_an_adaptive_run_scored_by_disagreement_spends_no_plugin_time_on_probes(tmp_path, monkeypatch):
-    """adapt=disagree: round 0 keeps its half-way model to compare with, no probe is rendered by the plugin, and
-    each round's picks (all the budget's settings) carry their disagreement as the score that chose them."""
+@pytest.mark.parametrize("option", ["disagree", "grow"])
+def test_an_adaptive_run_without_probes_spends_the_whole_budget_on_settings(option, tmp_path, monkeypatch):
+    """adapt=disagree: round 0 keeps its half-way model to compare with, and each pick carries its disagreement
+    as the score that chose it. adapt=grow (the control): each round adds the design's next points, after the
+    held-out ones. Neither renders a probe through the plugin."""
     import capture.probe
     from amptrain.cli import main
+    from capture.runner import load_amp
 
     def no_probes(*a, **k):
         raise AssertionError("the plugin rendered a probe")
@@ -208,16 +211,23 @@ def test_an_adaptive_run_scored_by_disagreement_spends_no_plugin_time_on_probes(
     monkeypatch.setattr(capture.probe, "render_probes", no_probes)
     monkeypatch.chdir(tmp_path)
     run = tmp_path / "run"
-    assert main(["+experiment=full_amp", *FAST, "adapt=disagree", f"run_dir={run}", f"runs_dir={tmp_path}"]) == 0
+    assert main(["+experiment=full_amp", *FAST, f"adapt={option}", f"run_dir={run}", f"runs_dir={tmp_path}"]) == 0
     doc = json.loads((run / "adapt.json").read_text())
-    assert (run / "checkpoints" / "round-0-half.npz").exists()
-    assert doc["plan"]["probe_settings"] == 0 and doc["plan"]["picks"] == (16 - 4) // 2
-    assert [r["select"] for r in doc["rounds"][:2]] == ["disagree", "disagree"]
-    assert all(p["probe_esr"] > 0 for r in doc["rounds"][:2] for p in r["picked"])
+    select = {"disagree": "disagree", "grow": "design"}[option]
+    assert doc["plan"]["probe_settings"] == 0 and doc["plan"]["picks"] == (16 - 4) // 2 == 6
+    assert [r["select"] for r in doc["rounds"][:2]] == [select, select]
     m = ds.read_manifest(run / "dataset")
-    assert len([s for s in m["settings"] if s["split"] == "train"]) == 16 and m["adapt_rounds"]["1"]["select"] == "disagree"
+    train = [s for s in m["settings"] if s["split"] == "train"]
+    assert len(train) == 16 and m["adapt_rounds"]["1"]["select"] == select
     spent = json.loads((run / "metrics.json").read_text())["adapt"]["plugin_seconds"]
     assert spent["probes"] == 0 and spent["train_settings"] == pytest.approx(spent["budget"])
+    if option == "disagree":
+        assert (run / "checkpoints" / "round-0-half.npz").exists()
+        assert all(p["probe_esr"] > 0 for r in doc["rounds"][:2] for p in r["picked"])
+    else:   # the first 4 design points, 4 held-out, then the design's next 12
+        sweep = m["config"]["sweep"]
+        design = [p["knobs"] for p in plan(load_amp(m["config"]["plugin"]).knobs, {**sweep, "n_train": 20, "n_heldout": 2})]
+        assert [s["knobs"] for s in train] == design[:4] + design[8:20]
 
 
 def test_an_adaptive_run_never_writes_into_a_users_folder(tmp_path):
