@@ -334,8 +334,14 @@ def disagree_round(c: Context, r: int, manifest: dict) -> None:
           f"{'half-way through round 0' if r == 0 else f'round {r - 1}'} ({c.cfg['adapt']['probe_s']:g} s each)")
     now = model_renders(c.model, ckpt / f"round-{r}.npz", x, cond, c.cfg["trainer"])
     before = model_renders(c.model, ckpt / (HALF if r == 0 else f"round-{r - 1}.npz"), x, cond, c.cfg["trainer"])
-    score = ((now - before) ** 2).sum(1) / np.maximum((now ** 2).sum(1), 1e-12)
-    record_picks(c, r, cands, score, 0.0)
+    record_picks(c, r, cands, disagreement(now, before), 0.0)
+
+
+def disagreement(now: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Each row's plain ESR between two models' renders (S, T): the later model's as the reference."""
+    from .losses import esr
+
+    return np.array([esr(a, b) for a, b in zip(now, before)])
 
 
 def design_round(c: Context, r: int, manifest: dict) -> None:

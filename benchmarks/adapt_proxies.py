@@ -36,7 +36,7 @@ def quarter_lift(proxy: np.ndarray, true: np.ndarray, share: float = 0.25) -> fl
 
 def measure(run_path: Path) -> list[dict]:
     from ampcap import dataset as ds
-    from amptrain.adapt import model_renders, unit_coords
+    from amptrain.adapt import disagreement, model_renders, unit_coords
     from amptrain.conditioning import encode
     from amptrain.finished_run import Run
     from capture.probe import probe_signal
@@ -68,7 +68,7 @@ def measure(run_path: Path) -> list[dict]:
                "dist_rho": round(spearman(dist, true), 3), "dist_lift": round(quarter_lift(dist, true), 2)}
         if previous is not None:
             before = model_renders(net, previous, x, cond, t)
-            prev = ((now - before) ** 2).sum(1) / np.maximum((now ** 2).sum(1), 1e-12)
+            prev = disagreement(now, before)
             row.update(prev_rho=round(spearman(prev, true), 3), prev_lift=round(quarter_lift(prev, true), 2),
                        prev_mean=round(float(prev.mean()), 5))
         rows.append(row)
